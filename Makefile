@@ -1,0 +1,50 @@
+# DI evidence workbench — `make demo` and `make test` are all a newcomer needs.
+# Needs only python3 (>= 3.11), pip and make: the virtual environment is created here.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+KERNEL := research-lib
+CODEBOOK := surveys/qol-child-v1.yaml
+
+.PHONY: help setup demo demo-data test lint format lab bench clean
+
+help:            ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DI workbench (research_lib)"
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv, install the project and its Jupyter kernel
+
+demo-data: setup  ## generate the synthetic demo data in data/demo/
+	$(BIN)/python -m research_lib demo-data
+
+demo: demo-data  ## set up, generate demo data and run the main job on it
+	@echo "--- validating a file with deliberately broken rows (exit 1 = rows rejected, as planted)"
+	-$(BIN)/python -m research_lib validate data/demo/survey_broken.csv --codebook $(CODEBOOK)
+	@echo "--- validating and scoring the demo survey"
+	$(BIN)/python -m research_lib score data/demo/survey.csv --codebook $(CODEBOOK) --out reports/demo_scores.csv
+
+test: setup  ## lint, then the tests (library, doctests, notebooks)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+lint: setup  ## ruff check and format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lab: setup  ## open JupyterLab on the project's kernel
+	$(BIN)/jupyter lab notebooks/
+
+bench: setup  ## benchmarks: medians and ratios to their floors
+	$(BIN)/python benchmarks/bench_load.py
+
+clean:  ## remove the environment and everything generated
+	rm -rf $(VENV) data/demo/*.csv reports/*/ reports/*.csv .pytest_cache .ruff_cache

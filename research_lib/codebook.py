@@ -1,0 +1,307 @@
+"""Instrument codebooks: a YAML description of one questionnaire.
+
+The library never hard-codes an item name. Everything it knows about an
+instrument — its items, their answer scales, which are reverse-keyed, how items
+form domains and which answer codes mean "missing" — comes from a codebook, so
+researchers can bring their own instrument.
+
+Required keys::
+
+    instrument: <id>
+    missing_codes: [-9, ...]
+    scales:  {<name>: {min: <int>, max: <int>, labels: {bg: [...], en: [...]}}}
+    domains: [{id: <id>, label: {bg: ..., en: ...}, min_valid: 0.5, low_threshold: <0-100>}]
+    items:   [{id: <column>, domain: <domain id>, scale: <scale name>, reverse: <bool>,
+               text: {bg: ..., en: ...}}]
+
+Examples
+--------
+>>> from research_lib.paths import SURVEYS_DIR
+>>> book = load_codebook(SURVEYS_DIR / "qol-child-v1.yaml")
+>>> book.instrument
+'qol-child-v1'
+>>> len(book.domains) >= 10
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from research_lib.errors import CodebookError
+
+__all__ = ["Scale", "Domain", "Item", "Codebook", "load_codebook", "parse_codebook"]
+
+LANGUAGES = ("bg", "en")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """An answer scale: integer codes ``min`` … ``max`` with labels per language."""
+
+    name: str
+    min: int
+    max: int
+    labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A group of items scored together on 0-100."""
+
+    id: str
+    label: Mapping[str, str]
+    min_valid: float = 0.5
+    low_threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One question: the data column ``id``, its domain and scale."""
+
+    id: str
+    domain: str
+    scale: str
+    reverse: bool
+    text: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """A parsed, checked codebook. Build it with :func:`load_codebook`."""
+
+    instrument: str
+    missing_codes: tuple[int, ...]
+    scales: Mapping[str, Scale]
+    domains: tuple[Domain, ...]
+    items: tuple[Item, ...]
+    source: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def item_ids(self) -> list[str]:
+        """The item columns, in codebook order."""
+        return [item.id for item in self.items]
+
+    @property
+    def domain_ids(self) -> list[str]:
+        """The domain ids, in codebook order."""
+        return [domain.id for domain in self.domains]
+
+    def domain(self, domain_id: str) -> Domain:
+        """The domain with id ``domain_id``."""
+        for domain in self.domains:
+            if domain.id == domain_id:
+                return domain
+        raise KeyError(domain_id)
+
+    def items_of(self, domain_id: str) -> list[Item]:
+        """The items of one domain, in codebook order."""
+        return [item for item in self.items if item.domain == domain_id]
+
+    def scale_of(self, item_id: str) -> Scale:
+        """The answer scale of one item."""
+        for item in self.items:
+            if item.id == item_id:
+                return self.scales[item.scale]
+        raise KeyError(item_id)
+
+    def domain_label(self, domain_id: str, language: str = "bg") -> str:
+        """A domain's label in ``language``, falling back to the other language, then the id."""
+        label = self.domain(domain_id).label
+        return label.get(language) or next(iter(label.values()), domain_id)
+
+    def item_text(self, item_id: str, language: str = "bg") -> str:
+        """An item's wording in ``language``."""
+        for item in self.items:
+            if item.id == item_id:
+                return item.text.get(language) or next(iter(item.text.values()), item_id)
+        raise KeyError(item_id)
+
+
+def load_codebook(path: str | Path) -> Codebook:
+    """Read and check a codebook YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file.
+
+    Returns
+    -------
+    Codebook
+
+    Raises
+    ------
+    CodebookError
+        (an :class:`~research_lib.errors.InputError`) when the file is missing,
+        is not YAML, or has a mistake; the message names the file and the key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CodebookError(
+            f"{path}: codebook not found; check the path (codebooks live in surveys/)."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise CodebookError(
+            f"{path.name}: not a readable YAML file ({err}). Save it as UTF-8 YAML."
+        ) from err
+    return parse_codebook(raw, source=path)
+
+
+def _fail(where: str, key: str, problem: str) -> CodebookError:
+    return CodebookError(f"{where}: key {key!r} {problem}")
+
+
+def _require(
+    mapping: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]
+) -> Any:
+    if not isinstance(mapping, Mapping) or key not in mapping:
+        raise _fail(where, key, "is missing")
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise _fail(where, key, f"must be a {names}, got {value!r}")
+    return value
+
+
+def _texts(value: Any, where: str, key: str) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"en": value}
+    if not isinstance(value, Mapping) or not value:
+        raise _fail(where, key, "must map languages to text, e.g. {bg: ..., en: ...}")
+    return {str(lang): str(text) for lang, text in value.items()}
+
+
+def _parse_scale(name: str, raw: Any, where: str) -> Scale:
+    at = f"{where}: scales.{name}"
+    low = _require(raw, "min", at, int)
+    high = _require(raw, "max", at, int)
+    if low >= high:
+        raise _fail(at, "min", f"must be below max (min={low}, max={high})")
+    labels: dict[str, tuple[str, ...]] = {}
+    for lang, values in (raw.get("labels") or {}).items():
+        if not isinstance(values, list) or len(values) != high - low + 1:
+            raise _fail(
+                at,
+                f"labels.{lang}",
+                f"must list {high - low + 1} labels, one per answer {low}…{high}",
+            )
+        labels[str(lang)] = tuple(str(v) for v in values)
+    return Scale(name=str(name), min=low, max=high, labels=labels)
+
+
+def _parse_domain(raw: Any, index: int, where: str) -> Domain:
+    at = f"{where}: domains[{index}]"
+    domain_id = str(_require(raw, "id", at, (str, int)))
+    at = f"{where}: domains.{domain_id}"
+    min_valid = raw.get("min_valid", 0.5)
+    if (
+        isinstance(min_valid, bool)
+        or not isinstance(min_valid, int | float)
+        or not 0 < min_valid <= 1
+    ):
+        raise _fail(at, "min_valid", f"must be a share in (0, 1], got {min_valid!r}")
+    threshold = raw.get("low_threshold")
+    if threshold is not None and (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 <= threshold <= 100
+    ):
+        raise _fail(at, "low_threshold", f"must be a number from 0 to 100, got {threshold!r}")
+    return Domain(
+        id=domain_id,
+        label=_texts(raw.get("label", domain_id), at, "label"),
+        min_valid=float(min_valid),
+        low_threshold=None if threshold is None else float(threshold),
+    )
+
+
+def _parse_item(
+    raw: Any, index: int, where: str, scales: Mapping[str, Scale], domains: set[str]
+) -> Item:
+    at = f"{where}: items[{index}]"
+    item_id = str(_require(raw, "id", at, (str, int)))
+    at = f"{where}: items.{item_id}"
+    domain = str(_require(raw, "domain", at, (str, int)))
+    if domain not in domains:
+        raise _fail(
+            at, "domain", f"names unknown domain {domain!r}; known: {', '.join(sorted(domains))}"
+        )
+    scale = str(_require(raw, "scale", at, (str, int)))
+    if scale not in scales:
+        raise _fail(
+            at, "scale", f"names unknown scale {scale!r}; known: {', '.join(sorted(scales))}"
+        )
+    reverse = raw.get("reverse", False)
+    if not isinstance(reverse, bool):
+        raise _fail(at, "reverse", f"must be true or false, got {reverse!r}")
+    return Item(
+        id=item_id,
+        domain=domain,
+        scale=scale,
+        reverse=reverse,
+        text=_texts(raw.get("text", item_id), at, "text"),
+    )
+
+
+def parse_codebook(raw: Any, source: Path | None = None) -> Codebook:
+    """Check a codebook already parsed from YAML (a dict) and build a :class:`Codebook`.
+
+    See :func:`load_codebook`; useful in tests and for codebooks built in code.
+    """
+    where = source.name if source is not None else "codebook"
+    if not isinstance(raw, Mapping):
+        raise CodebookError(
+            f"{where}: a codebook must be a YAML mapping with keys instrument, scales, domains, items."
+        )
+    instrument = str(_require(raw, "instrument", where, (str, int)))
+    codes = raw.get("missing_codes", [])
+    if not isinstance(codes, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) for c in codes
+    ):
+        raise _fail(where, "missing_codes", f"must be a list of whole numbers, got {codes!r}")
+
+    raw_scales = _require(raw, "scales", where, Mapping)
+    scales = {str(name): _parse_scale(str(name), spec, where) for name, spec in raw_scales.items()}
+    for scale in scales.values():
+        clash = sorted(set(codes) & set(range(scale.min, scale.max + 1)))
+        if clash:
+            raise _fail(f"{where}: scales.{scale.name}", "min", f"overlaps missing_codes {clash}")
+
+    raw_domains = _require(raw, "domains", where, list)
+    domains = tuple(_parse_domain(d, i, where) for i, d in enumerate(raw_domains))
+    _no_duplicates([d.id for d in domains], where, "domains", "domain id")
+
+    raw_items = _require(raw, "items", where, list)
+    domain_ids = {d.id for d in domains}
+    items = tuple(_parse_item(it, i, where, scales, domain_ids) for i, it in enumerate(raw_items))
+    _no_duplicates([it.id for it in items], where, "items", "item id")
+    empty = [d.id for d in domains if not any(it.domain == d.id for it in items)]
+    if empty:
+        raise _fail(where, "domains", f"lists domain(s) with no items: {', '.join(empty)}")
+
+    known = {"instrument", "missing_codes", "scales", "domains", "items"}
+    return Codebook(
+        instrument=instrument,
+        missing_codes=tuple(codes),
+        scales=scales,
+        domains=domains,
+        items=items,
+        source=source,
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+def _no_duplicates(ids: list[str], where: str, key: str, what: str) -> None:
+    seen: set[str] = set()
+    duplicates = sorted({i for i in ids if i in seen or seen.add(i)})
+    if duplicates:
+        raise _fail(where, key, f"has duplicate {what}(s): {', '.join(duplicates)}")

@@ -1,0 +1,107 @@
+"""Score validated survey responses into 0-100 domain scores.
+
+The rules, all read from the codebook:
+
+* a missing code (e.g. -9 "don't know") is missing, like an empty answer;
+* a reverse-keyed item maps an answer ``v`` to ``min + max - v``;
+* every item is rescaled to 0-100 on its own scale, ``100 * (v - min) / (max - min)``;
+* a domain score is the mean of its valid rescaled items, and is missing when
+  fewer than ``ceil(min_valid * k)`` of the domain's ``k`` items are valid;
+* ``low_<domain>`` is true when the score is below the domain's
+  ``low_threshold`` (only for domains that define one; missing where the score is).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from research_lib.codebook import parse_codebook
+>>> book = parse_codebook({
+...     "instrument": "toy", "missing_codes": [-9],
+...     "scales": {"s": {"min": 1, "max": 5}},
+...     "domains": [{"id": "d", "label": "D", "low_threshold": 50}],
+...     "items": [{"id": "a", "domain": "d", "scale": "s", "reverse": False},
+...               {"id": "b", "domain": "d", "scale": "s", "reverse": True}]})
+>>> valid = pd.DataFrame({"respondent_id": ["r1", "r2"], "a": [5.0, 2.0], "b": [1.0, -9.0]})
+>>> score_responses(valid, book)
+                   d  low_d
+respondent_id
+r1             100.0  False
+r2              25.0   True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from research_lib.codebook import Codebook
+
+__all__ = ["score_responses", "item_matrix", "scored_table"]
+
+
+def item_matrix(valid: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """Item answers rescaled to 0-100, reverse items turned, missing codes as NaN.
+
+    One row per row of ``valid`` (same index), one column per item. The basis
+    of both the domain scores and the psychometric checks.
+    """
+    ids = codebook.item_ids
+    values = valid[ids].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    values[np.isin(values, np.asarray(codebook.missing_codes, dtype="float64"))] = np.nan
+    low = np.array([codebook.scales[it.scale].min for it in codebook.items], dtype="float64")
+    high = np.array([codebook.scales[it.scale].max for it in codebook.items], dtype="float64")
+    reverse = np.array([it.reverse for it in codebook.items])
+    values = np.where(reverse, low + high - values, values)
+    return pd.DataFrame(100.0 * (values - low) / (high - low), index=valid.index, columns=ids)
+
+
+def score_responses(valid: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """Domain scores on 0-100 for each respondent.
+
+    Parameters
+    ----------
+    valid : DataFrame
+        ``LoadResult.valid``: a ``respondent_id`` column and one column per item.
+    codebook : Codebook
+        The instrument's codebook.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``respondent_id``; one float column per domain id (0-100, NaN
+        where too few items were answered) and a nullable boolean
+        ``low_<domain>`` for each domain with a ``low_threshold``.
+    """
+    rescaled = item_matrix(valid, codebook).to_numpy()
+    columns: dict[str, object] = {}
+    position = {item_id: i for i, item_id in enumerate(codebook.item_ids)}
+    for domain in codebook.domains:
+        cols = [position[item.id] for item in codebook.items_of(domain.id)]
+        block = rescaled[:, cols]
+        answered = (~np.isnan(block)).sum(axis=1)
+        needed = math.ceil(domain.min_valid * len(cols))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(block, axis=1) / answered
+        columns[domain.id] = np.where(answered >= max(needed, 1), mean, np.nan)
+    scores = pd.DataFrame(
+        columns, index=pd.Index(valid["respondent_id"].to_numpy(), name="respondent_id")
+    )
+    for domain in codebook.domains:
+        if domain.low_threshold is not None:
+            score = scores[domain.id]
+            scores[f"low_{domain.id}"] = (
+                (score < domain.low_threshold).astype("boolean").mask(score.isna())
+            )
+    return scores
+
+
+def scored_table(valid: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+    """Background columns of ``valid`` with the domain scores beside them.
+
+    One row per respondent, indexed by ``respondent_id``: the tidy table the
+    analyses and the exploration notebook start from. Item columns are left out.
+    """
+    items = set(codebook.item_ids)
+    background = valid[[c for c in valid.columns if c not in items]].set_index("respondent_id")
+    return background.join(score_responses(valid, codebook))

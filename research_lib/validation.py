@@ -1,0 +1,486 @@
+"""Validate children's survey responses against a codebook without losing a row.
+
+:func:`load_responses` reads a file in any supported format
+(:mod:`research_lib.readers`) and :func:`validate_responses` checks it. Every row of
+the file ends up either in ``LoadResult.valid`` (canonical codes) or in
+``LoadResult.rejected`` (one line per problem, with the spreadsheet row number,
+the column, the value as written and the problem in words)::
+
+    len(result.valid) + result.rejected.row.nunique() == rows in the file
+
+Nothing is silently dropped or coerced. The rules:
+
+* ``respondent_id``, ``service_id``, ``wave``, ``age``, ``placement_type`` and
+  ``oblast`` must not be empty; a second row with the same ``respondent_id`` is
+  rejected (the first is kept);
+* ``placement_type`` is one of ``family, kinship, foster, cnst, institution`` or a
+  Bulgarian label ("ЦНСТ", "приемна грижа", ...); ``oblast`` is any name
+  :func:`research_lib.regions.resolve_oblast` accepts;
+* ``age`` is a number from 5 to 25; ``sex`` is f / m / empty (ж / м accepted);
+* an item answer is a whole number on its scale, a missing code, or empty; text in
+  an item column is rejected, never read as missing;
+* an optional ``weight`` column must hold positive numbers;
+* a line with the wrong number of fields is rejected by the reader.
+
+The checks are vectorised (one pass per column, one numpy pass over all items),
+so 100,000 children x 60 items validate in well under a second.
+
+Examples
+--------
+>>> from research_lib import load_codebook, load_responses
+>>> from research_lib.paths import DEMO_DIR, SURVEYS_DIR
+>>> book = load_codebook(SURVEYS_DIR / "qol-child-v1.yaml")
+>>> result = load_responses(DEMO_DIR / "survey.csv", book)  # doctest: +SKIP
+>>> print(result.summary())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from research_lib.codebook import Codebook
+from research_lib.errors import InputError
+from research_lib.readers import read_table
+from research_lib.regions import load_oblasts, match_oblasts
+from research_lib.vocab import PLACEMENT_ALIASES, PLACEMENT_TYPES, SEX_ALIASES, canonical_codes
+
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "AGE_RANGE",
+    "LoadResult",
+    "load_responses",
+    "validate_responses",
+    "valid_schema",
+    "REJECTED_COLUMNS",
+]
+
+#: Background columns every survey file must have.
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "respondent_id",
+    "service_id",
+    "placement_type",
+    "oblast",
+    "age",
+    "sex",
+    "wave",
+)
+#: Accepted ages (inclusive): children 8-17 answer, but care leavers and younger
+#: children read to by an adult are within reach of a survey.
+AGE_RANGE: tuple[int, int] = (5, 25)
+#: Columns of ``LoadResult.rejected``.
+REJECTED_COLUMNS: tuple[str, ...] = ("row", "column", "value", "problem")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a loader returns: valid rows with canonical codes and every problem found.
+
+    Attributes
+    ----------
+    valid : DataFrame
+        One row per valid record, indexed by the spreadsheet row number (``row``).
+    rejected : DataFrame
+        Columns ``row, column, value, problem``; one line per problem, so a row
+        with two problems has two lines.
+    n_rows : int
+        Data rows in the input (header excluded).
+    source : Path or None
+        The file read, if any.
+    format : str
+        The format detected by the reader (``csv``, ``xlsx``, ``sav``, ``kobo-csv`` ...).
+    metadata : DataFrame
+        Columns kept aside (KoboToolbox / ODK metadata such as ``_uuid``), same index
+        as the input.
+    value_labels : dict
+        SPSS value labels per column, when the input had them.
+    """
+
+    valid: pd.DataFrame
+    rejected: pd.DataFrame
+    n_rows: int
+    source: Path | None = None
+    format: str = "frame"
+    metadata: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    value_labels: Mapping[str, Mapping] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        accounted = len(self.valid) + self.rejected["row"].nunique()
+        if accounted != self.n_rows:  # a bug, never bad input
+            raise AssertionError(f"rows lost: {self.n_rows} read, {accounted} accounted for")
+
+    @property
+    def n_valid(self) -> int:
+        """Rows that passed every rule."""
+        return len(self.valid)
+
+    @property
+    def n_rejected(self) -> int:
+        """Rows with at least one problem."""
+        return int(self.rejected["row"].nunique())
+
+    def problem_counts(self) -> pd.DataFrame:
+        """How many rows each kind of problem affected, most frequent first."""
+        kinds = self.rejected.assign(
+            kind=self.rejected["problem"].str.replace(r"\s*\(.*\)$", "", regex=True)
+        )
+        counts = kinds.groupby(["column", "kind"], sort=False)["row"].nunique()
+        return (
+            counts.rename("rows").reset_index().sort_values("rows", ascending=False, kind="stable")
+        )
+
+    def summary(self, first: int = 10) -> str:
+        """A short plain-text account: rows read / valid / rejected and the first problems."""
+        name = self.source.name if self.source is not None else "data"
+        lines = [
+            f"{name}: {self.n_rows} rows read, {self.n_valid} valid, {self.n_rejected} rejected "
+            f"({len(self.rejected)} problems)."
+        ]
+        for rec in self.rejected.head(first).itertuples(index=False):
+            value = "" if pd.isna(rec.value) else f" = {rec.value!r}"
+            lines.append(f"  row {rec.row}, {rec.column}{value}: {rec.problem}")
+        if len(self.rejected) > first:
+            lines.append(f"  … and {len(self.rejected) - first} more problems.")
+        return "\n".join(lines)
+
+
+def load_responses(path: str | Path, codebook: Codebook) -> LoadResult:
+    """Read a survey file and validate it against ``codebook``.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV (UTF-8, UTF-8 with BOM or Windows-1251; comma, semicolon or tab),
+        XLSX, SPSS ``.sav`` or a KoboToolbox / ODK export.
+    codebook : Codebook
+        The instrument the file was collected with.
+
+    Returns
+    -------
+    LoadResult
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read as a whole or lacks a required or item
+        column; the message names the file and says how to fix it.
+    """
+    numeric = [*codebook.item_ids, "age", "weight"]
+    raw = read_table(path, numeric_columns=numeric)
+    return validate_responses(
+        raw.data,
+        codebook,
+        malformed=raw.malformed,
+        source=raw.source,
+        format=raw.format,
+        metadata=raw.metadata,
+        value_labels=raw.value_labels,
+    )
+
+
+def validate_responses(
+    data: pd.DataFrame,
+    codebook: Codebook,
+    *,
+    malformed: pd.DataFrame | None = None,
+    source: Path | None = None,
+    format: str = "frame",
+    metadata: pd.DataFrame | None = None,
+    value_labels: Mapping[str, Mapping] | None = None,
+) -> LoadResult:
+    """Check a table of responses already read into a DataFrame.
+
+    ``data`` is indexed by spreadsheet row number (a plain RangeIndex is read as
+    rows 2, 3, ... under a header). Item columns may be numbers or text;
+    background columns may be text or, with ``value_labels``, SPSS codes.
+    """
+    name = source.name if source is not None else "data"
+    data = _with_row_index(data)
+    _check_columns(data, codebook, name)
+    value_labels = dict(value_labels or {})
+    malformed = malformed if malformed is not None else _empty_rejected()
+
+    background = _canonical_background(data, value_labels)
+    problems = [malformed, *_background_problems(data, background)]
+    items, item_problems = _check_items(data, codebook)
+    problems.append(item_problems)
+    weight, weight_problems = _check_weight(data)
+    problems.append(weight_problems)
+
+    rejected = pd.concat([p for p in problems if len(p)] or [_empty_rejected()], ignore_index=True)
+    rejected = (
+        rejected.astype({"row": "int64"}).sort_values(["row"], kind="stable").reset_index(drop=True)
+    )
+    bad_rows = set(rejected["row"].unique())
+
+    valid = pd.concat([background, items], axis=1)
+    if weight is not None:
+        valid["weight"] = weight
+    other = [c for c in data.columns if c not in valid.columns]
+    valid = pd.concat([valid, data[other]], axis=1)
+    valid = valid.loc[~valid.index.isin(bad_rows)]
+    n_rows = len(data) + int(malformed["row"].nunique()) if len(malformed) else len(data)
+    return LoadResult(
+        valid=valid,
+        rejected=rejected[list(REJECTED_COLUMNS)],
+        n_rows=n_rows,
+        source=source,
+        format=format,
+        metadata=metadata if metadata is not None else pd.DataFrame(index=data.index),
+        value_labels=value_labels,
+    )
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _empty_rejected() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c == "row" else "object") for c in REJECTED_COLUMNS}
+    )
+
+
+def _with_row_index(data: pd.DataFrame) -> pd.DataFrame:
+    if data.index.name == "row":
+        return data
+    data = data.copy()
+    data.index = pd.RangeIndex(2, len(data) + 2, name="row")
+    return data
+
+
+def _check_columns(data: pd.DataFrame, codebook: Codebook, name: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
+    if missing:
+        raise InputError(
+            f"{name}: required column(s) missing: {', '.join(missing)}. The file has: "
+            f"{', '.join(map(str, data.columns[:20]))}{' …' if len(data.columns) > 20 else ''}. "
+            f"Add or rename them; every survey file needs {', '.join(REQUIRED_COLUMNS)}."
+        )
+    absent = [c for c in codebook.item_ids if c not in data.columns]
+    if absent:
+        raise InputError(
+            f"{name}: {len(absent)} item column(s) of codebook {codebook.instrument!r} are missing: "
+            f"{', '.join(absent[:10])}{' …' if len(absent) > 10 else ''}. "
+            "Check that the file and the codebook belong to the same instrument, or rename the columns."
+        )
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """A column as stripped text, empty strings as missing."""
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _labelled(values: pd.Series, labels: Mapping | None) -> pd.Series:
+    """Replace SPSS codes by their value labels where the column has them."""
+    if not labels:
+        return values
+    mapping = {float(k): v for k, v in labels.items() if _is_number(k)}
+    numeric = pd.to_numeric(values, errors="coerce")
+    return numeric.map(mapping).where(numeric.map(mapping).notna(), values)
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _canonical_background(data: pd.DataFrame, value_labels: Mapping[str, Mapping]) -> pd.DataFrame:
+    """Background columns in canonical codes; what cannot be mapped is ``<NA>``."""
+    placement = canonical_codes(
+        _labelled(data["placement_type"], value_labels.get("placement_type")), PLACEMENT_ALIASES
+    )
+    oblast = match_oblasts(_text(_labelled(data["oblast"], value_labels.get("oblast"))))
+    sex = canonical_codes(_labelled(data["sex"], value_labels.get("sex")), SEX_ALIASES)
+    return pd.DataFrame(
+        {
+            "respondent_id": _text(data["respondent_id"]),
+            "service_id": _text(data["service_id"]),
+            "placement_type": pd.Categorical(placement, categories=PLACEMENT_TYPES),
+            "oblast": oblast,
+            "age": pd.to_numeric(data["age"], errors="coerce").astype("float64"),
+            "sex": sex,
+            "wave": _text(data["wave"]),
+        },
+        index=data.index,
+    )
+
+
+def _lines(mask: pd.Series, column: str, raw: pd.Series, problem: str | pd.Series) -> pd.DataFrame:
+    """Rejected lines for the rows where ``mask`` is true."""
+    mask = mask.fillna(False).astype(bool)
+    if not mask.any():
+        return _empty_rejected()
+    rows = mask.index[mask.to_numpy()]
+    values = raw.loc[rows]
+    text = problem.loc[rows] if isinstance(problem, pd.Series) else problem
+    return pd.DataFrame(
+        {
+            "row": rows.to_numpy(dtype="int64"),
+            "column": column,
+            "value": values.astype(object).where(values.notna(), None).to_numpy(),
+            "problem": text if isinstance(text, str) else text.to_numpy(),
+        }
+    )
+
+
+def _background_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd.DataFrame]:
+    empty = {c: _text(data[c].astype("string")).isna() for c in REQUIRED_COLUMNS if c != "sex"}
+    for column in ("respondent_id", "service_id", "wave"):
+        yield _lines(empty[column], column, data[column], f"{column} is empty; every row needs one")
+
+    ids = canon["respondent_id"]
+    repeated = ids.notna() & ids.duplicated(keep="first")
+    if repeated.any():
+        first_row = pd.Series(ids.index, index=ids.index).groupby(ids).transform("min")
+        problem = (
+            "a second row with this respondent_id (first in row "
+            + first_row.astype(str)
+            + "); keep one row per child"
+        )
+        yield _lines(repeated, "respondent_id", data["respondent_id"], problem)
+
+    types = ", ".join(PLACEMENT_TYPES)
+    yield _lines(
+        empty["placement_type"],
+        "placement_type",
+        data["placement_type"],
+        f"placement_type is empty; use one of {types}",
+    )
+    yield _lines(
+        ~empty["placement_type"] & canon["placement_type"].isna(),
+        "placement_type",
+        data["placement_type"],
+        f"unknown placement type; use one of {types} or a Bulgarian label (ЦНСТ, приемна грижа, при близки и роднини, семейство, институция)",
+    )
+
+    yield _lines(
+        empty["oblast"],
+        "oblast",
+        data["oblast"],
+        "oblast is empty; name the oblast by NUTS-3 code or name",
+    )
+    yield _lines(
+        ~empty["oblast"] & canon["oblast"].isna(),
+        "oblast",
+        data["oblast"],
+        f"unknown oblast; use a NUTS-3 code (BG311…BG425) or a name such as {', '.join(load_oblasts().name_bg.head(3))}",
+    )
+
+    age_text = ~empty["age"] & canon["age"].isna()
+    low, high = AGE_RANGE
+    yield _lines(empty["age"], "age", data["age"], "age is empty")
+    yield _lines(age_text, "age", data["age"], "age is not a number; write the age in whole years")
+    yield _lines(
+        ~canon["age"].between(low, high) & canon["age"].notna(),
+        "age",
+        data["age"],
+        f"age is outside {low}-{high}",
+    )
+
+    sex_given = _text(data["sex"].astype("string")).notna()
+    yield _lines(
+        sex_given & canon["sex"].isna(),
+        "sex",
+        data["sex"],
+        "unknown sex code; use f or m (ж or м) or leave it empty",
+    )
+
+
+def _check_items(data: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Item answers as float codes, and the problems found — one numpy pass per scale."""
+    ids = codebook.item_ids
+    frame = data[ids]
+    text_columns = [c for c in ids if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    numeric = frame.copy() if text_columns else frame
+    given = frame.notna().to_numpy()
+    for column in text_columns:
+        numeric[column] = pd.to_numeric(_text(frame[column]), errors="coerce")
+        given[:, ids.index(column)] = _text(frame[column]).notna().to_numpy()
+    values = numeric.to_numpy(dtype="float64", na_value=np.nan)
+    is_text = given & np.isnan(values)
+
+    low = np.array([codebook.scales[it.scale].min for it in codebook.items], dtype="float64")
+    high = np.array([codebook.scales[it.scale].max for it in codebook.items], dtype="float64")
+    with np.errstate(invalid="ignore"):
+        on_scale = (values >= low) & (values <= high) & (values == np.round(values))
+    is_missing_code = np.isin(values, np.asarray(codebook.missing_codes, dtype="float64"))
+    off_scale = ~np.isnan(values) & ~on_scale & ~is_missing_code
+
+    pieces = []
+    codes = ", ".join(map(str, codebook.missing_codes)) or "none"
+    for kind, mask in (("text", is_text), ("off", off_scale)):
+        r, c = np.nonzero(mask)
+        if not len(r):
+            continue
+        column = np.asarray(ids, dtype=object)[c]
+        scale_range = [f"{int(low[j])}…{int(high[j])}" for j in c]
+        if kind == "text":
+            problem = [
+                f"text in an item column; answers are whole numbers {s} or a missing code ({codes})"
+                for s in scale_range
+            ]
+        else:
+            problem = [
+                f"answer outside the scale {s} and not a missing code ({codes})"
+                for s in scale_range
+            ]
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "row": frame.index.to_numpy()[r],
+                    "column": column,
+                    "value": [frame.iat[i, j] for i, j in zip(r, c, strict=True)],
+                    "problem": problem,
+                }
+            )
+        )
+    problems = pd.concat(pieces, ignore_index=True) if pieces else _empty_rejected()
+    items = pd.DataFrame(values, index=frame.index, columns=ids)
+    return items, problems
+
+
+def _check_weight(data: pd.DataFrame) -> tuple[pd.Series | None, pd.DataFrame]:
+    if "weight" not in data.columns:
+        return None, _empty_rejected()
+    weight = pd.to_numeric(data["weight"], errors="coerce")
+    given = _text(data["weight"].astype("string")).notna()
+    bad = given & ~(weight > 0)
+    return weight, _lines(
+        bad, "weight", data["weight"], "weight must be a positive number (or empty)"
+    )
+
+
+def valid_schema(codebook: Codebook):  # noqa: ANN201 - pandera type is optional at import time
+    """The contract of ``LoadResult.valid`` as a pandera schema.
+
+    Useful to check a table built elsewhere (a merge, a subset) still satisfies
+    what the analyses assume: canonical placement types and oblasts, ages in
+    range, one row per respondent, answers on their scale or missing codes.
+    """
+    import pandera.pandas as pa
+
+    allowed = {
+        name: [float(v) for v in range(s.min, s.max + 1)]
+        + [float(c) for c in codebook.missing_codes]
+        for name, s in codebook.scales.items()
+    }
+    columns = {
+        "respondent_id": pa.Column(str, nullable=False, unique=True),
+        "service_id": pa.Column(str, nullable=False),
+        "placement_type": pa.Column(checks=pa.Check.isin(PLACEMENT_TYPES), nullable=False),
+        "oblast": pa.Column(checks=pa.Check.isin(list(load_oblasts().index)), nullable=False),
+        "age": pa.Column(float, pa.Check.in_range(*AGE_RANGE), nullable=False),
+        "sex": pa.Column(checks=pa.Check.isin(["f", "m"]), nullable=True),
+        "wave": pa.Column(str, nullable=False),
+    }
+    for item in codebook.items:
+        columns[item.id] = pa.Column(float, pa.Check.isin(allowed[item.scale]), nullable=True)
+    return pa.DataFrameSchema(columns, strict=False, coerce=False)

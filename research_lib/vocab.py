@@ -1,0 +1,67 @@
+"""Canonical codes and the spellings accepted for them on input.
+
+One table per coded background variable. Input matching ignores case and
+surrounding space; anything not listed is rejected, never guessed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["PLACEMENT_TYPES", "PLACEMENT_ALIASES", "SEX_ALIASES", "canonical_codes"]
+
+#: Canonical placement types, in the order tables and plots show them.
+PLACEMENT_TYPES: tuple[str, ...] = ("family", "kinship", "foster", "cnst", "institution")
+
+PLACEMENT_ALIASES: dict[str, str] = {
+    **{code: code for code in PLACEMENT_TYPES},
+    "семейство": "family",
+    "в семейството": "family",
+    "собствено семейство": "family",
+    "биологично семейство": "family",
+    "own family": "family",
+    "birth family": "family",
+    "kinship care": "kinship",
+    "при близки и роднини": "kinship",
+    "близки и роднини": "kinship",
+    "роднини": "kinship",
+    "роднинска грижа": "kinship",
+    "foster care": "foster",
+    "приемна грижа": "foster",
+    "приемно семейство": "foster",
+    "цнст": "cnst",
+    "център за настаняване от семеен тип": "cnst",
+    "family-type placement centre": "cnst",
+    "family-type placement center": "cnst",
+    "институция": "institution",
+    "специализирана институция": "institution",
+    "institutional care": "institution",
+    "residential institution": "institution",
+}
+
+SEX_ALIASES: dict[str, str] = {
+    "f": "f",
+    "m": "m",
+    "ж": "f",
+    "м": "m",
+    "female": "f",
+    "male": "m",
+    "girl": "f",
+    "boy": "m",
+    "жена": "f",
+    "мъж": "m",
+    "женски": "f",
+    "мъжки": "m",
+    "момиче": "f",
+    "момче": "m",
+}
+
+
+def canonical_codes(values: pd.Series, aliases: dict[str, str]) -> pd.Series:
+    """Map a column through an alias table; unmatched or empty values become ``<NA>``.
+
+    Vectorised over the distinct values.
+    """
+    text = values.astype("string").str.strip().str.lower()
+    distinct = text.dropna().unique()
+    return text.map({v: aliases.get(v) for v in distinct}).astype("string")

@@ -1,0 +1,153 @@
+"""Validation rules: every reason a row is rejected, and that no row is ever lost."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from research_lib.errors import InputError
+from research_lib.validation import REQUIRED_COLUMNS, valid_schema, validate_responses
+from tests.conftest import toy_row
+
+
+def check(rows, book):
+    return validate_responses(pd.DataFrame(rows), book)
+
+
+def problems(result) -> list[tuple[int, str]]:
+    return list(result.rejected[["row", "column"]].itertuples(index=False, name=None))
+
+
+def test_clean_rows_are_all_valid_with_canonical_codes(toy_codebook):
+    rows = [
+        toy_row(),
+        toy_row(respondent_id="r2", placement_type="ЦНСТ", oblast="област Пловдив", sex="ж"),
+        toy_row(respondent_id="r3", placement_type="приемна грижа", oblast="Sofia City", sex="М"),
+        toy_row(respondent_id="r4", placement_type="При близки и роднини", oblast="varna", sex=""),
+        toy_row(respondent_id="r5", placement_type="семейство", h1=-9, h2=None),
+        toy_row(respondent_id="r6", placement_type="Институция"),
+    ]
+    result = check(rows, toy_codebook)
+    assert result.n_rows == 6 and result.n_valid == 6 and result.rejected.empty
+    valid = result.valid
+    assert list(valid.index) == [2, 3, 4, 5, 6, 7]
+    assert valid["placement_type"].tolist() == ["cnst", "cnst", "foster", "kinship", "family", "institution"]
+    assert valid["oblast"].tolist()[:4] == ["BG421", "BG421", "BG411", "BG331"]
+    assert valid["sex"].tolist()[:3] == ["f", "f", "m"] and pd.isna(valid["sex"].iloc[3])
+    assert valid.loc[6, "h1"] == -9  # missing codes are kept as codes; scoring treats them as missing
+    valid_schema(toy_codebook).validate(valid)
+
+
+@pytest.mark.parametrize(
+    ("override", "column", "words"),
+    [
+        ({"placement_type": "сиропиталище"}, "placement_type", "unknown placement type"),
+        ({"placement_type": ""}, "placement_type", "placement_type is empty"),
+        ({"oblast": "Атлантида"}, "oblast", "unknown oblast"),
+        ({"oblast": None}, "oblast", "oblast is empty"),
+        ({"age": 30}, "age", "outside 5-25"),
+        ({"age": 4}, "age", "outside 5-25"),
+        ({"age": "дванайсет"}, "age", "not a number"),
+        ({"age": None}, "age", "age is empty"),
+        ({"sex": "x"}, "sex", "unknown sex code"),
+        ({"respondent_id": ""}, "respondent_id", "respondent_id is empty"),
+        ({"service_id": None}, "service_id", "service_id is empty"),
+        ({"wave": " "}, "wave", "wave is empty"),
+        ({"h1": 7}, "h1", "outside the scale 1…5"),
+        ({"h1": 0}, "h1", "outside the scale 1…5"),
+        ({"h1": 2.5}, "h1", "outside the scale 1…5"),
+        ({"h3": 4}, "h3", "outside the scale 0…3"),
+        ({"h1": "три"}, "h1", "text in an item column"),
+        ({"h1": "n/a"}, "h1", "text in an item column"),
+    ],
+)
+def test_each_rule_rejects_the_row_with_its_reason(toy_codebook, override, column, words):
+    rows = [toy_row(), toy_row(**{"respondent_id": "bad", **override}), toy_row(respondent_id="r3")]
+    if any(isinstance(v, str) for v in override.values()) and column in toy_codebook.item_ids:
+        rows = [{k: str(v) for k, v in r.items()} for r in rows]  # text arrives as text
+    result = check(rows, toy_codebook)
+    assert problems(result) == [(3, column)]
+    assert words in result.rejected.loc[0, "problem"]
+    assert list(result.valid.index) == [2, 4]
+    assert result.n_valid + result.n_rejected == 3
+
+
+def test_value_is_reported_as_written(toy_codebook):
+    rows = [{k: str(v) for k, v in toy_row(oblast="Атлантида", h1="три").items()}]
+    rejected = check(rows, toy_codebook).rejected.set_index("column")
+    assert rejected.loc["oblast", "value"] == "Атлантида" and rejected.loc["h1", "value"] == "три"
+
+
+def test_second_row_with_same_id_is_rejected_and_first_kept(toy_codebook):
+    rows = [toy_row(), toy_row(respondent_id="r2"), toy_row(), toy_row()]
+    result = check(rows, toy_codebook)
+    assert problems(result) == [(4, "respondent_id"), (5, "respondent_id")]
+    assert "first in row 2" in result.rejected.loc[0, "problem"]
+    assert list(result.valid.index) == [2, 3]
+
+
+def test_a_row_with_several_problems_has_one_line_each_and_counts_once(toy_codebook):
+    rows = [toy_row(), toy_row(respondent_id="b", age=99, sex="?", h1=9, v2=8)]
+    result = check(rows, toy_codebook)
+    assert sorted(c for _, c in problems(result)) == ["age", "h1", "sex", "v2"]
+    assert result.n_rejected == 1 and result.n_valid == 1
+
+
+def test_missing_codes_and_empty_answers_are_valid(toy_codebook):
+    rows = [toy_row(h1=-9, h2=-8, h3=None, v1=None, v2=-9)]
+    assert check(rows, toy_codebook).n_valid == 1
+
+
+def test_weight_must_be_positive(toy_codebook):
+    rows = [toy_row(weight=1.5), toy_row(respondent_id="b", weight=0), toy_row(respondent_id="c", weight="")]
+    result = check(rows, toy_codebook)
+    assert problems(result) == [(3, "weight")]
+    assert result.valid["weight"].iloc[0] == 1.5
+
+
+def test_spss_value_labels_map_background_codes(toy_codebook):
+    rows = [toy_row(placement_type=4, sex=1), toy_row(respondent_id="b", placement_type=9, sex=2)]
+    labels = {"placement_type": {1: "семейство", 4: "ЦНСТ"}, "sex": {1.0: "момиче", 2.0: "момче"}}
+    result = validate_responses(pd.DataFrame(rows), toy_codebook, value_labels=labels)
+    assert result.valid["placement_type"].tolist() == ["cnst"]
+    assert result.valid["sex"].tolist() == ["f"]
+    assert problems(result) == [(3, "placement_type")]
+
+
+def test_missing_required_column_is_an_input_error(toy_codebook):
+    frame = pd.DataFrame([toy_row()]).drop(columns=["oblast", "wave"])
+    with pytest.raises(InputError, match="required column.*oblast, wave"):
+        validate_responses(frame, toy_codebook)
+
+
+def test_missing_item_column_is_an_input_error(toy_codebook):
+    frame = pd.DataFrame([toy_row()]).drop(columns=["v2"])
+    with pytest.raises(InputError, match="item column.*v2"):
+        validate_responses(frame, toy_codebook)
+
+
+def test_extra_columns_are_kept(toy_codebook):
+    result = check([toy_row(voice="Искам собствена стая.", note="x")], toy_codebook)
+    assert result.valid["voice"].iloc[0] == "Искам собствена стая."
+
+
+def test_rows_are_conserved_on_the_synthetic_survey(qol_codebook, small_survey):
+    """Planted problems: break a known set of rows, all of them and only them are rejected."""
+    data = small_survey.astype("string")
+    item = qol_codebook.item_ids[5]
+    broken_at = {3: ("age", "40"), 10: ("oblast", "Nowhere"), 20: (item, "много"), 30: (item, "17")}
+    for position, (column, value) in broken_at.items():
+        data.iloc[position, data.columns.get_loc(column)] = value
+    result = validate_responses(data, qol_codebook)
+    assert result.n_valid + result.rejected["row"].nunique() == len(data)
+    assert sorted(result.rejected["row"].unique()) == sorted(p + 2 for p in broken_at)
+    assert set(REQUIRED_COLUMNS) <= set(result.valid.columns)
+    valid_schema(qol_codebook).validate(result.valid)
+
+
+def test_summary_and_problem_counts(toy_codebook):
+    rows = [toy_row(), toy_row(respondent_id="b", age=99), toy_row(respondent_id="c", age=98)]
+    result = check(rows, toy_codebook)
+    assert result.summary().startswith("data: 3 rows read, 1 valid, 2 rejected")
+    counts = result.problem_counts()
+    assert counts.iloc[0].tolist() == ["age", "age is outside 5-25", 2]
