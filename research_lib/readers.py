@@ -49,6 +49,7 @@ import io
 import math
 import re
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,7 +121,6 @@ _SAMPLE_BYTES = 1 << 16  # bytes looked at to detect the encoding and the delimi
 _SNIFF_LINES = 50
 _DELIMITERS = ",;\t"
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
-_MAX_FLOAT_RETRIES = 3  # re-reads with pyarrow when a numeric column turns out to hold text
 _CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error to double")
 _NON_BLANK = re.compile(rb"\S")
 _EXPORT_ADVICE = (
@@ -178,8 +178,8 @@ class RawTable:
     format: str
     encoding: str | None
     delimiter: str | None
-    value_labels: dict[str, dict] = field(default_factory=dict)
-    n_rows: int = 0
+    value_labels: dict[str, dict]
+    n_rows: int
 
 
 @dataclass(frozen=True)
@@ -402,11 +402,11 @@ def _finish_column(column: pa.Array | pa.ChunkedArray, numeric: bool) -> pa.Arra
     """Clean a text column and make it float64 when it is numeric and every value is a number."""
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         return column
+    if numeric and (numbers := _as_float(column)) is not None:
+        return numbers  # clean numbers need no whitespace stripping (the cast rejects spaces)
     column = _clean_text(column)
-    if numeric:
-        numbers = _as_float(column)
-        if numbers is not None:
-            return numbers
+    if numeric and (numbers := _as_float(column)) is not None:
+        return numbers
     return column
 
 
@@ -466,16 +466,15 @@ def _malformed_frame(records: list[dict]) -> pd.DataFrame:
 def _assemble(source: Path, parsed: _Parsed) -> RawTable:
     """Clean and type the columns, drop empty rows, split off metadata, build the RawTable."""
     layout = parsed.layout
-    columns = [
-        _finish_column(column, numeric)
-        for column, numeric in zip(parsed.columns, layout.is_numeric, strict=True)
-    ]
+    with ThreadPoolExecutor() as pool:  # arrow kernels release the GIL
+        columns = list(pool.map(_finish_column, parsed.columns, layout.is_numeric))
     keep = _drop_unnamed(source, layout, columns)
     columns = [columns[i] for i in keep]
     rows = parsed.rows
     mask = _rows_with_values(columns)
     if mask is not None:
-        columns = [pc.filter(column, pa.array(mask)) for column in columns]
+        selection = pa.array(mask)
+        columns = [pc.filter(column, selection) for column in columns]
         rows = rows[mask]
     if not len(rows) and not parsed.malformed:
         raise InputError(
@@ -534,7 +533,7 @@ def _reject_non_text(raw: bytes, source: Path) -> None:
             "Give it the right extension (.xlsx, .xls or .ods) or save it again as CSV."
         )
     controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 12, 13))
-    if b"\x00" in head or controls > len(head) // 100:
+    if b"\x00" in head or controls > max(2, len(head) // 100):
         raise InputError(
             f"{source.name}: this is a binary file, not a text table. Check that you chose "
             "the right file, or export the data as CSV."
@@ -716,9 +715,13 @@ def _parse_csv_exact(
 
 
 def _arrow_read(
-    body: pa.Buffer, delimiter: str, n_fields: int, float_fields: set[int]
+    body: pa.Buffer, delimiter: str, n_fields: int, float_fields: set[int], quoted: bool
 ) -> tuple[pa.Table, int]:
-    """Read the data records (no header) with pyarrow; also return the number of bad rows."""
+    """Read the data records (no header) with pyarrow; also return the number of bad rows.
+
+    *quoted* says whether the file has any double quote; without one no value can
+    hold a line break, and pyarrow splits the file faster.
+    """
     names = [f"f{i}" for i in range(n_fields)]
     if not body.size:
         empty = [
@@ -737,7 +740,7 @@ def _arrow_read(
         read_options=pacsv.ReadOptions(column_names=names),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter,
-            newlines_in_values=True,
+            newlines_in_values=quoted,
             ignore_empty_lines=False,  # keeps record numbers right (a blank line is an all-empty row)
             invalid_row_handler=on_invalid,
         ),
@@ -755,36 +758,38 @@ def _arrow_read(
 
 
 def _parse_csv_fast(
-    body: pa.Buffer, delimiter: str, layout: _Layout
+    body: pa.Buffer, delimiter: str, layout: _Layout, quoted: bool
 ) -> tuple[list[pa.ChunkedArray], np.ndarray] | None:
     """pyarrow pass: columns and record numbers, or None when the exact pass is needed.
 
-    Numeric columns are read as float64 directly; a numeric column found to hold text
-    (conversion error, or NaN/infinity spelled out) is re-read as text.
+    Numeric columns are read as float64 directly. A numeric column that holds text
+    (a conversion error, or NaN/infinity spelled out) is read again as text; if a
+    second one turns up, everything is read as text and :func:`_finish_column`
+    converts column by column. At most three reads.
     """
     n_fields = len(layout.names)
-    float_fields = {i for i, numeric in enumerate(layout.is_numeric) if numeric}
-    for attempt in range(_MAX_FLOAT_RETRIES + 1):
-        if attempt == _MAX_FLOAT_RETRIES:
-            float_fields = set()  # text everywhere; _assemble converts what it can
+    fields = {i for i, numeric in enumerate(layout.is_numeric) if numeric}
+    retried = False
+    while True:
         try:
-            table, n_bad = _arrow_read(body, delimiter, n_fields, float_fields)
+            table, n_bad = _arrow_read(body, delimiter, n_fields, fields, quoted)
         except pa.ArrowInvalid as exc:
             message = str(exc)
-            match = _CONVERSION_ERROR.search(message)
-            if match and int(match[1]) in float_fields:
-                float_fields.discard(int(match[1]))
-                continue
             if "invalid UTF8" in message:
                 raise _NotUtf8 from exc
-            return None  # e.g. a value too long for a block: let the csv module decide
+            match = _CONVERSION_ERROR.search(message)
+            if not (fields and match):
+                return None  # e.g. a value too long for a block: let the csv module decide
+            fields = set() if retried else fields - {int(match[1])}
+            retried = True
+            continue
         if n_bad:
             return None
-        not_finite = {i for i in float_fields if not _all_finite(table.column(i))}
+        not_finite = {i for i in fields if not _all_finite(table.column(i))}
         if not not_finite:
             return table.columns, np.arange(2, table.num_rows + 2, dtype=np.int64)
-        float_fields -= not_finite
-    return None  # unreachable: the last attempt reads text only
+        fields = set() if retried else fields - not_finite
+        retried = True
 
 
 def _parse_csv(raw: bytes, encoding: str, source: Path, numeric: frozenset[str]) -> _Parsed:
@@ -803,7 +808,7 @@ def _parse_csv(raw: bytes, encoding: str, source: Path, numeric: frozenset[str])
     header, header_chars = _header_record(head_text, delimiter, source)
     layout = _layout(header, numeric, source, allow_kobo=True)
     body = utf8[len(head_text[:header_chars].encode("utf-8")) :]
-    fast = _parse_csv_fast(body, delimiter, layout)
+    fast = _parse_csv_fast(body, delimiter, layout, quoted=b'"' in raw)
     if fast is not None:
         columns, rows = fast
         malformed: list[dict] = []
@@ -830,8 +835,14 @@ def _read_csv(source: Path, numeric: frozenset[str]) -> _Parsed:
     try:
         return _parse_csv(raw, encoding, source, numeric)
     except _NotUtf8:  # the start of the file was UTF-8, a later part is not
-        encoding = _detect_encoding(raw, source, complete=True)
+        pass
+    encoding = _detect_encoding(raw, source, complete=True)
+    try:
         return _parse_csv(raw, encoding, source, numeric)
+    except _NotUtf8 as exc:
+        raise InputError(
+            f"{source.name}: part of the file is not valid UTF-8 text. Save it again as 'CSV UTF-8'."
+        ) from exc
 
 
 # --------------------------------------------------------------------------- Excel / ODS

@@ -47,7 +47,13 @@ from research_lib.codebook import Codebook
 from research_lib.errors import InputError
 from research_lib.readers import read_table
 from research_lib.regions import load_oblasts, match_oblasts
-from research_lib.vocab import PLACEMENT_ALIASES, PLACEMENT_TYPES, SEX_ALIASES, canonical_codes
+from research_lib.vocab import (
+    PLACEMENT_ALIASES,
+    PLACEMENT_TYPES,
+    SEX_ALIASES,
+    as_text,
+    canonical_codes,
+)
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -217,12 +223,14 @@ def validate_responses(
     )
     bad_rows = set(rejected["row"].unique())
 
-    valid = pd.concat([background, items], axis=1)
+    parts = [background, items]
     if weight is not None:
-        valid["weight"] = weight
-    other = [c for c in data.columns if c not in valid.columns]
-    valid = pd.concat([valid, data[other]], axis=1)
-    valid = valid.loc[~valid.index.isin(bad_rows)]
+        parts.append(weight.rename("weight").to_frame())
+    taken = {*background.columns, *items.columns, "weight"}
+    parts.append(data[[c for c in data.columns if c not in taken]])
+    valid = pd.concat(parts, axis=1, copy=False)
+    if bad_rows:
+        valid = valid.loc[~valid.index.isin(bad_rows)]
     n_rows = len(data) + int(malformed["row"].nunique()) if len(malformed) else len(data)
     return LoadResult(
         valid=valid,
@@ -269,12 +277,6 @@ def _check_columns(data: pd.DataFrame, codebook: Codebook, name: str) -> None:
         )
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """A column as stripped text, empty strings as missing."""
-    text = values.astype("string").str.strip()
-    return text.mask(text == "")
-
-
 def _labelled(values: pd.Series, labels: Mapping | None) -> pd.Series:
     """Replace SPSS codes by their value labels where the column has them."""
     if not labels:
@@ -282,6 +284,22 @@ def _labelled(values: pd.Series, labels: Mapping | None) -> pd.Series:
     mapping = {float(k): v for k, v in labels.items() if _is_number(k)}
     numeric = pd.to_numeric(values, errors="coerce")
     return numeric.map(mapping).where(numeric.map(mapping).notna(), values)
+
+
+def _is_empty(values: pd.Series) -> pd.Series:
+    """True where a cell is empty (missing, or only white space)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.isna()
+    return as_text(values).isna()
+
+
+def _as_written(value: object) -> object:
+    """A cell as the user wrote it: ``30.0`` read from "30" shows as ``"30"``; missing as None."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _is_number(value: object) -> bool:
@@ -297,17 +315,17 @@ def _canonical_background(data: pd.DataFrame, value_labels: Mapping[str, Mapping
     placement = canonical_codes(
         _labelled(data["placement_type"], value_labels.get("placement_type")), PLACEMENT_ALIASES
     )
-    oblast = match_oblasts(_text(_labelled(data["oblast"], value_labels.get("oblast"))))
+    oblast = match_oblasts(as_text(_labelled(data["oblast"], value_labels.get("oblast"))))
     sex = canonical_codes(_labelled(data["sex"], value_labels.get("sex")), SEX_ALIASES)
     return pd.DataFrame(
         {
-            "respondent_id": _text(data["respondent_id"]),
-            "service_id": _text(data["service_id"]),
+            "respondent_id": as_text(data["respondent_id"]),
+            "service_id": as_text(data["service_id"]),
             "placement_type": pd.Categorical(placement, categories=PLACEMENT_TYPES),
             "oblast": oblast,
             "age": pd.to_numeric(data["age"], errors="coerce").astype("float64"),
             "sex": sex,
-            "wave": _text(data["wave"]),
+            "wave": as_text(data["wave"]),
         },
         index=data.index,
     )
@@ -325,14 +343,14 @@ def _lines(mask: pd.Series, column: str, raw: pd.Series, problem: str | pd.Serie
         {
             "row": rows.to_numpy(dtype="int64"),
             "column": column,
-            "value": values.astype(object).where(values.notna(), None).to_numpy(),
+            "value": [_as_written(v) for v in values],
             "problem": text if isinstance(text, str) else text.to_numpy(),
         }
     )
 
 
 def _background_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd.DataFrame]:
-    empty = {c: _text(data[c].astype("string")).isna() for c in REQUIRED_COLUMNS if c != "sex"}
+    empty = {c: _is_empty(data[c]) for c in REQUIRED_COLUMNS}
     for column in ("respondent_id", "service_id", "wave"):
         yield _lines(empty[column], column, data[column], f"{column} is empty; every row needs one")
 
@@ -385,7 +403,7 @@ def _background_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd
         f"age is outside {low}-{high}",
     )
 
-    sex_given = _text(data["sex"].astype("string")).notna()
+    sex_given = ~empty["sex"]
     yield _lines(
         sex_given & canon["sex"].isna(),
         "sex",
@@ -402,8 +420,8 @@ def _check_items(data: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataFrame, 
     numeric = frame.copy() if text_columns else frame
     given = frame.notna().to_numpy()
     for column in text_columns:
-        numeric[column] = pd.to_numeric(_text(frame[column]), errors="coerce")
-        given[:, ids.index(column)] = _text(frame[column]).notna().to_numpy()
+        numeric[column] = pd.to_numeric(as_text(frame[column]), errors="coerce")
+        given[:, ids.index(column)] = as_text(frame[column]).notna().to_numpy()
     values = numeric.to_numpy(dtype="float64", na_value=np.nan)
     is_text = given & np.isnan(values)
 
@@ -437,7 +455,7 @@ def _check_items(data: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataFrame, 
                 {
                     "row": frame.index.to_numpy()[r],
                     "column": column,
-                    "value": [frame.iat[i, j] for i, j in zip(r, c, strict=True)],
+                    "value": [_as_written(frame.iat[i, j]) for i, j in zip(r, c, strict=True)],
                     "problem": problem,
                 }
             )
@@ -451,7 +469,7 @@ def _check_weight(data: pd.DataFrame) -> tuple[pd.Series | None, pd.DataFrame]:
     if "weight" not in data.columns:
         return None, _empty_rejected()
     weight = pd.to_numeric(data["weight"], errors="coerce")
-    given = _text(data["weight"].astype("string")).notna()
+    given = ~_is_empty(data["weight"])
     bad = given & ~(weight > 0)
     return weight, _lines(
         bad, "weight", data["weight"], "weight must be a positive number (or empty)"

@@ -13,7 +13,11 @@ TOY = {
     "instrument": "toy-v1",
     "missing_codes": [-9, -8],
     "scales": {
-        "freq5": {"min": 1, "max": 5, "labels": {"en": ["never", "rarely", "sometimes", "often", "always"]}},
+        "freq5": {
+            "min": 1,
+            "max": 5,
+            "labels": {"en": ["never", "rarely", "sometimes", "often", "always"]},
+        },
         "agree4": {"min": 0, "max": 3},
     },
     "domains": [

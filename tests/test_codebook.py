@@ -87,6 +87,8 @@ def test_load_codebook_file_errors_name_the_file(tmp_path):
     with pytest.raises(CodebookError, match="bad.yaml"):
         load_codebook(bad)
     wrong = tmp_path / "wrong.yaml"
-    wrong.write_text(yaml.safe_dump(broken(lambda r: r["items"][0].update(scale="x"))), encoding="utf-8")
+    wrong.write_text(
+        yaml.safe_dump(broken(lambda r: r["items"][0].update(scale="x"))), encoding="utf-8"
+    )
     with pytest.raises(CodebookError, match=r"wrong.yaml: items.h1: key 'scale'"):
         load_codebook(wrong)

@@ -269,6 +269,11 @@ def test_whitespace_around_names_and_numbers(tmp_path: Path) -> None:
     assert texts(table, "id") == ["A", "B"]
 
 
+def test_single_numeric_column_name_as_string(tmp_path: Path) -> None:
+    table = read_table(write_text(tmp_path / "s.csv", "id,age\nA,12\n"), numeric_columns="age")
+    assert table.data["age"].dtype == np.float64
+
+
 def test_metadata_is_empty_frame_with_same_index(tmp_path: Path) -> None:
     table = read_table(write_text(tmp_path / "p.csv", "a,b\n1,2\n3,4\n"))
     assert table.metadata.shape == (2, 0)

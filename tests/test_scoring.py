@@ -52,7 +52,10 @@ def test_low_flags_only_for_domains_with_a_threshold(toy_codebook):
 def test_threshold_is_strict_less_than():
     raw = {
         **TOY,
-        "domains": [{"id": "home", "label": "H", "low_threshold": 50}, {"id": "voice", "label": "V"}],
+        "domains": [
+            {"id": "home", "label": "H", "low_threshold": 50},
+            {"id": "voice", "label": "V"},
+        ],
     }
     book = parse_codebook(raw)
     valid = frame([["a", 3, 3, 1.5, 0, 0]])  # 50, 50, 50 -> exactly 50: not low

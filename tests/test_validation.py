@@ -31,10 +31,19 @@ def test_clean_rows_are_all_valid_with_canonical_codes(toy_codebook):
     assert result.n_rows == 6 and result.n_valid == 6 and result.rejected.empty
     valid = result.valid
     assert list(valid.index) == [2, 3, 4, 5, 6, 7]
-    assert valid["placement_type"].tolist() == ["cnst", "cnst", "foster", "kinship", "family", "institution"]
+    assert valid["placement_type"].tolist() == [
+        "cnst",
+        "cnst",
+        "foster",
+        "kinship",
+        "family",
+        "institution",
+    ]
     assert valid["oblast"].tolist()[:4] == ["BG421", "BG421", "BG411", "BG331"]
     assert valid["sex"].tolist()[:3] == ["f", "f", "m"] and pd.isna(valid["sex"].iloc[3])
-    assert valid.loc[6, "h1"] == -9  # missing codes are kept as codes; scoring treats them as missing
+    assert (
+        valid.loc[6, "h1"] == -9
+    )  # missing codes are kept as codes; scoring treats them as missing
     valid_schema(toy_codebook).validate(valid)
 
 
@@ -99,7 +108,11 @@ def test_missing_codes_and_empty_answers_are_valid(toy_codebook):
 
 
 def test_weight_must_be_positive(toy_codebook):
-    rows = [toy_row(weight=1.5), toy_row(respondent_id="b", weight=0), toy_row(respondent_id="c", weight="")]
+    rows = [
+        toy_row(weight=1.5),
+        toy_row(respondent_id="b", weight=0),
+        toy_row(respondent_id="c", weight=""),
+    ]
     result = check(rows, toy_codebook)
     assert problems(result) == [(3, "weight")]
     assert result.valid["weight"].iloc[0] == 1.5
