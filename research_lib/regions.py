@@ -26,6 +26,7 @@ import pandas as pd
 
 from research_lib.errors import InputError
 from research_lib.paths import REFERENCE_DIR
+from research_lib.vocab import map_distinct
 
 __all__ = [
     "NATIONAL",
@@ -113,9 +114,7 @@ def match_oblasts(values: pd.Series) -> pd.Series:
     Vectorised over the distinct values, so a 100,000-row column costs 28 look-ups.
     """
     lookup = _lookup()
-    distinct = pd.Series(values.dropna().unique())
-    mapping = {v: lookup.get(_key(v)) for v in distinct}
-    return values.map(mapping).astype("string")
+    return map_distinct(values, lambda v: lookup.get(_key(v)))
 
 
 def oblast_slug(code: str) -> str:

@@ -40,20 +40,40 @@ from research_lib.codebook import Codebook
 __all__ = ["score_responses", "item_matrix", "scored_table"]
 
 
+def _answered(values: np.ndarray, missing_codes: tuple[int, ...]) -> np.ndarray:
+    """True where an answer is given: not empty and not a missing code."""
+    missing = np.isnan(values)
+    for code in missing_codes:
+        missing |= values == code
+    return ~missing
+
+
+def _rescaled(
+    values: np.ndarray, low: int, high: int, reverse: bool, missing_codes: tuple[int, ...]
+) -> np.ndarray:
+    """One item's answers on 0-100, reverse items turned, missing codes as NaN."""
+    top = (high - values) if reverse else (values - low)
+    return np.where(_answered(values, missing_codes), top * (100.0 / (high - low)), np.nan)
+
+
+def _item_columns(valid: pd.DataFrame, codebook: Codebook) -> dict[str, np.ndarray]:
+    columns = {}
+    for item in codebook.items:
+        scale = codebook.scales[item.scale]
+        values = valid[item.id].to_numpy(dtype="float64", na_value=np.nan)
+        columns[item.id] = _rescaled(
+            values, scale.min, scale.max, item.reverse, codebook.missing_codes
+        )
+    return columns
+
+
 def item_matrix(valid: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """Item answers rescaled to 0-100, reverse items turned, missing codes as NaN.
 
     One row per row of ``valid`` (same index), one column per item. The basis
     of both the domain scores and the psychometric checks.
     """
-    ids = codebook.item_ids
-    values = valid[ids].to_numpy(dtype="float64", na_value=np.nan, copy=True)
-    values[np.isin(values, np.asarray(codebook.missing_codes, dtype="float64"))] = np.nan
-    low = np.array([codebook.scales[it.scale].min for it in codebook.items], dtype="float64")
-    high = np.array([codebook.scales[it.scale].max for it in codebook.items], dtype="float64")
-    reverse = np.array([it.reverse for it in codebook.items])
-    values = np.where(reverse, low + high - values, values)
-    return pd.DataFrame(100.0 * (values - low) / (high - low), index=valid.index, columns=ids)
+    return pd.DataFrame(_item_columns(valid, codebook), index=valid.index)
 
 
 def score_responses(valid: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
@@ -72,18 +92,28 @@ def score_responses(valid: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
         Indexed by ``respondent_id``; one float column per domain id (0-100, NaN
         where too few items were answered) and a nullable boolean
         ``low_<domain>`` for each domain with a ``low_threshold``.
+
+    Notes
+    -----
+    Items are processed one column at a time (contiguous arrays stay in the CPU
+    cache), accumulating each domain's sum and count of valid answers.
     """
-    rescaled = item_matrix(valid, codebook).to_numpy()
-    columns: dict[str, object] = {}
-    position = {item_id: i for i, item_id in enumerate(codebook.item_ids)}
+    n = len(valid)
+    columns: dict[str, np.ndarray] = {}
     for domain in codebook.domains:
-        cols = [position[item.id] for item in codebook.items_of(domain.id)]
-        block = rescaled[:, cols]
-        answered = (~np.isnan(block)).sum(axis=1)
-        needed = math.ceil(domain.min_valid * len(cols))
+        items = codebook.items_of(domain.id)
+        total = np.zeros(n)
+        answered = np.zeros(n, dtype=np.int64)
+        for item in items:
+            scale = codebook.scales[item.scale]
+            values = valid[item.id].to_numpy(dtype="float64", na_value=np.nan)
+            answer = _answered(values, codebook.missing_codes)
+            top = (scale.max - values) if item.reverse else (values - scale.min)
+            total += np.where(answer, top, 0.0) * (100.0 / (scale.max - scale.min))
+            answered += answer
+        needed = max(math.ceil(domain.min_valid * len(items)), 1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nansum(block, axis=1) / answered
-        columns[domain.id] = np.where(answered >= max(needed, 1), mean, np.nan)
+            columns[domain.id] = np.where(answered >= needed, total / answered, np.nan)
     scores = pd.DataFrame(
         columns, index=pd.Index(valid["respondent_id"].to_numpy(), name="respondent_id")
     )

@@ -6,9 +6,19 @@ surrounding space; anything not listed is rejected, never guessed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import pandas as pd
 
-__all__ = ["PLACEMENT_TYPES", "PLACEMENT_ALIASES", "SEX_ALIASES", "as_text", "canonical_codes"]
+__all__ = [
+    "PLACEMENT_TYPES",
+    "PLACEMENT_ALIASES",
+    "SEX_ALIASES",
+    "as_text",
+    "map_distinct",
+    "canonical_codes",
+]
 
 #: Canonical placement types, in the order tables and plots show them.
 PLACEMENT_TYPES: tuple[str, ...] = ("family", "kinship", "foster", "cnst", "institution")
@@ -69,11 +79,17 @@ def as_text(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def canonical_codes(values: pd.Series, aliases: dict[str, str]) -> pd.Series:
-    """Map a column through an alias table; unmatched or empty values become ``<NA>``.
+def map_distinct(values: pd.Series, lookup: Callable[[str], str | None]) -> pd.Series:
+    """Map each distinct text value through ``lookup``; missing or unmatched become ``<NA>``.
 
-    Vectorised over the distinct values.
+    ``lookup`` runs once per distinct value (a placement-type column of 100,000
+    rows has a handful), then the result is spread back by position.
     """
-    text = as_text(values).str.lower()
-    distinct = text.dropna().unique()
-    return text.map({v: aliases.get(v) for v in distinct}).astype("string")
+    codes, uniques = pd.factorize(as_text(values))
+    mapped = np.array([lookup(str(u)) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=values.index, dtype="string")
+
+
+def canonical_codes(values: pd.Series, aliases: dict[str, str]) -> pd.Series:
+    """Map a column through an alias table (case-insensitive); unmatched or empty become ``<NA>``."""
+    return map_distinct(values, lambda v: aliases.get(v.lower()))
