@@ -19,3 +19,23 @@ DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 SURVEYS_DIR = PROJECT_ROOT / "surveys"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+
+
+def project_path(path: str | Path) -> Path:
+    """A parameter path: absolute as given, relative to the project root otherwise.
+
+    Notebook parameters use project-relative paths (``data/demo/survey.csv``) so
+    a notebook runs the same from JupyterLab, Papermill or nbval, whatever the
+    working directory.
+    """
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def display_path(path: str | Path) -> str:
+    """A path as reports may show it: relative to the project, never a machine path."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return path.name

@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_SEED",
     "PLANTED",
     "WAVE_CHANGE",
+    "ITEM_SD_BY_DOMAIN",
     "SERVICE_SD",
     "CHILD_SD",
     "make_survey",
@@ -54,6 +55,9 @@ WAVES = ("2024", "2025")
 SERVICE_SD = 7.0
 CHILD_SD = 21.0
 ITEM_SD = 14.0
+#: Domains whose items are planted to be noisier, so reliability falls below 0.7
+#: there and the report's reliability flag has something to find.
+ITEM_SD_BY_DOMAIN: dict[str, float] = {"future": 34.0}
 BASE_SCORE = 68.0
 
 #: Planted differences in domain score points (0-100) against foster care, by placement type.
@@ -246,9 +250,11 @@ def _answers(
         )
         latent = BASE_SCORE + effect + AGE_SLOPE.get(domain.id, 0.0) * (ages - 12) + service_u[:, d]
         latent = latent + rng.normal(0.0, CHILD_SD, size=n)
+        noise_sd = ITEM_SD_BY_DOMAIN.get(domain.id, ITEM_SD)
         for item in codebook.items_of(domain.id):
             scale = codebook.scales[item.scale]
-            share = np.clip((latent + rng.normal(0.0, ITEM_SD, size=n)) / 100.0, 0.0, 1.0)
+            item_sd = noise_sd * rng.uniform(0.8, 1.25)  # items differ in how well they measure
+            share = np.clip((latent + rng.normal(0.0, item_sd, size=n)) / 100.0, 0.0, 1.0)
             answer = np.rint(scale.min + share * (scale.max - scale.min))
             if item.reverse:
                 answer = scale.min + scale.max - answer
@@ -361,7 +367,9 @@ Regenerate any time; the files are git-ignored.
 ## How it was generated
 Latent domain score = {BASE_SCORE:g} + planted effect + wave change + age slope × (age − 12) + service effect + child noise,
 service SD {SERVICE_SD:g} and child SD {CHILD_SD:g} (ICC = {SERVICE_SD**2 / (SERVICE_SD**2 + CHILD_SD**2):.2f}); each item is the latent score plus
-item noise (SD {ITEM_SD:g}) mapped onto its scale, rounded, turned for reverse items. About 3% of answers are missing
+item noise (SD {ITEM_SD:g} × a per-item factor from 0.8 to 1.25) mapped onto its scale, rounded, turned for reverse
+items. Planted weak reliability: the items of {", ".join(f"`{d}` (noise SD {v:g})" for d, v in ITEM_SD_BY_DOMAIN.items())}
+are noisier, so Cronbach's α there should fall below 0.7 and the report should flag it. About 3% of answers are missing
 (half as missing codes {list(codebook.missing_codes)}, half empty) and 2% of children skip a whole domain.
 Placement types are written as codes or Bulgarian labels, oblasts as names or NUTS-3 codes, sex as f/m or ж/м —
 as in real exports. Free-text `voice` answers are synthetic; a few contain a name, a phone number or an e-mail

@@ -81,7 +81,7 @@ COHORT_COLUMN = "entry_cohort"
 _DATE_COLUMNS = ("start_date", "end_date")
 _CURVE_COLUMNS = ("time", "survival", "ci_low", "ci_high", "at_risk")
 # Quantile name -> survival level: "q25" is the time by which 25% have left.
-_QUANTILES = {"q25": 0.75, "median": 0.5, "q75": 0.25}
+_QUANTILES = {"median": 0.5, "q25": 0.75, "q75": 0.25}
 # Survival values are rounded before comparing with a level so that a curve
 # reaching exactly 0.5 in exact arithmetic is not missed by floating-point noise.
 _DECIMALS = 12

@@ -1,0 +1,509 @@
+"""The quality-of-life study: from a survey file to disclosure-controlled figures.
+
+The notebook ``notebooks/qol_study.ipynb`` tells the story; this module holds
+its steps so that every one is tested and none is re-implemented in a notebook:
+
+1. :func:`prepare` — load, validate and score; keep the oblast and wave asked for;
+2. :func:`analyse` — reliability, descriptives, adjusted comparisons with the
+   reference group (children nested in services), change between waves;
+3. :func:`published_figures` — every figure the report shows, in the layout of
+   ``published.csv``, passed through :mod:`research_lib.disclosure`;
+4. :func:`key_findings` — plain-language sentences built only from published
+   figures, so a finding can never rest on a suppressed number.
+
+Published tables (``table`` column of ``published.csv``):
+
+================================ =========================== ======================
+table                            group                       measure
+================================ =========================== ======================
+``sample``                       ``all`` / placement type    ``children``
+``reliability_alpha`` / ``_omega`` ``all``                   domain id
+``means_by_<dimension>``         ``all`` / group value       domain id
+``low_by_placement_type``        ``all`` / placement type    domain id (share 0-1)
+``difference_vs_reference``      placement type              domain id (points)
+``difference_p_adjusted``        placement type              domain id (p value)
+``wave_change``                  placement type              domain id (points)
+``icc``                          ``all``                     domain id
+================================ =========================== ======================
+
+``<dimension>`` is ``placement_type``, ``age_band`` or ``sex``. A difference's
+``n`` is the smaller of the two groups compared, so it is suppressed whenever
+either group is too small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from research_lib.codebook import Codebook
+from research_lib.compare import compare_domains, compare_waves
+from research_lib.descriptives import age_band, describe_scores
+from research_lib.disclosure import to_published
+from research_lib.errors import InputError
+from research_lib.labels import text
+from research_lib.psychometrics import reliability
+from research_lib.regions import NATIONAL, oblast_name, resolve_scope
+from research_lib.reporting import format_number
+from research_lib.scoring import scored_table
+from research_lib.validation import LoadResult, load_responses
+
+__all__ = [
+    "QolData",
+    "QolAnalysis",
+    "DIMENSIONS",
+    "prepare",
+    "analyse",
+    "published_figures",
+    "key_findings",
+    "report_title",
+    "data_and_method",
+    "quality_note",
+]
+
+DIMENSIONS: tuple[str, ...] = ("placement_type", "age_band", "sex")
+
+
+@dataclass(frozen=True)
+class QolData:
+    """A loaded, scored survey restricted to one oblast (or the country) and wave."""
+
+    load: LoadResult
+    codebook: Codebook
+    scored: pd.DataFrame  #: one row per child in scope, all waves
+    scope: str  #: NUTS-3 code or ``"all"``
+    wave: str  #: the wave analysed
+    waves: tuple[str, ...]  #: every wave present in scope, sorted
+
+    @property
+    def current(self) -> pd.DataFrame:
+        """The children of the wave analysed."""
+        return self.scored[self.scored["wave"] == self.wave]
+
+
+@dataclass(frozen=True)
+class QolAnalysis:
+    """The analysis tables of one study run (unpublished: may hold small cells)."""
+
+    reliability: pd.DataFrame
+    descriptives: pd.DataFrame
+    comparisons: pd.DataFrame
+    waves: pd.DataFrame
+    reference: str
+    covariates: tuple[str, ...]
+    sample: pd.DataFrame = field(repr=False)
+
+
+def prepare(
+    responses: str | Path, codebook: Codebook, oblast: str = NATIONAL, wave: str = "latest"
+) -> QolData:
+    """Load, validate and score ``responses``; keep the children of ``oblast``.
+
+    Parameters
+    ----------
+    oblast : str
+        Any oblast name or code :func:`research_lib.regions.resolve_oblast`
+        accepts, or ``"all"`` for the whole country.
+    wave : str
+        The wave to describe: a value of the ``wave`` column or ``"latest"``.
+        Change between waves always uses the two latest waves present.
+    """
+    scope = resolve_scope(oblast)
+    load = load_responses(responses, codebook)
+    scored = scored_table(load.valid, codebook)
+    scored["age_band"] = age_band(scored["age"])
+    if scope != NATIONAL:
+        scored = scored[scored["oblast"] == scope]
+    waves = tuple(sorted(scored["wave"].dropna().unique()))
+    if not waves:
+        raise InputError(f"{Path(responses).name}: no valid responses for oblast {oblast!r}.")
+    chosen = waves[-1] if wave == "latest" else str(wave)
+    if chosen not in waves:
+        raise InputError(
+            f"wave {wave!r} is not in the data; waves present: {', '.join(waves)} (or 'latest')."
+        )
+    return QolData(
+        load=load, codebook=codebook, scored=scored, scope=scope, wave=chosen, waves=waves
+    )
+
+
+def analyse(
+    data: QolData,
+    reference: str = "foster",
+    covariates: Sequence[str] = ("age", "sex"),
+    cluster: str = "service_id",
+    correction: str = "holm",
+    n_boot: int = 500,
+    seed: int = 20251124,
+) -> QolAnalysis:
+    """Reliability, descriptives, adjusted comparisons and change between waves.
+
+    Comparisons are of the wave analysed, by placement type against
+    ``reference``, adjusted for ``covariates``, with children nested in
+    ``cluster`` (random-intercept mixed model; see :func:`research_lib.compare.compare_groups`).
+    """
+    book = data.codebook
+    domains = book.domain_ids
+    current = data.current
+    present = set(current["placement_type"].dropna().astype(str))
+    if reference not in present:
+        raise InputError(
+            f"reference group {reference!r} has no children in this oblast and wave; "
+            f"groups present: {', '.join(sorted(present))}."
+        )
+    valid_now = data.load.valid[data.load.valid["respondent_id"].isin(current.index)]
+    rel = reliability(valid_now, book, n_boot=n_boot, seed=seed)
+    descriptives = pd.concat(
+        [describe_scores(current, domains, by=None)]
+        + [describe_scores(current, domains, by=d, overall=False) for d in DIMENSIONS],
+        ignore_index=True,
+    )
+    comparisons = compare_domains(
+        current,
+        domains,
+        by="placement_type",
+        reference=reference,
+        covariates=list(covariates),
+        cluster=cluster,
+        correction=correction,
+    )
+    waves = pd.DataFrame()
+    if len(data.waves) >= 2:
+        first, second = data.waves[-2], data.waves[-1]
+        pair = data.scored[data.scored["wave"].isin([first, second])]
+        waves = pd.concat(
+            [
+                compare_waves(
+                    pair,
+                    d,
+                    by="placement_type",
+                    first=first,
+                    second=second,
+                    covariates=[c for c in covariates if c != "wave"],
+                    cluster=cluster,
+                )
+                for d in domains
+            ],
+            ignore_index=True,
+        )
+    sample = current.groupby("placement_type", observed=False).size().rename("n").reset_index()
+    return QolAnalysis(
+        reliability=rel,
+        descriptives=descriptives,
+        comparisons=comparisons,
+        waves=waves,
+        reference=reference,
+        covariates=tuple(covariates),
+        sample=sample,
+    )
+
+
+def _figures(
+    table: str, group, measure, n, value, low=np.nan, high=np.nan, by=None
+) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "table": table,
+            "group": group,
+            "measure": measure,
+            "n": n,
+            "value": value,
+            "ci_low": low,
+            "ci_high": high,
+        }
+    )
+    frame["by"] = by if by is not None else table
+    return frame
+
+
+def published_figures(
+    analysis: QolAnalysis, min_cell: int = 5, forbidden: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Every figure of the report in the ``published.csv`` layout, disclosure-controlled.
+
+    ``forbidden`` lists respondent ids that must not appear anywhere (checked).
+    """
+    parts = []
+    sample = analysis.sample
+    total = int(sample["n"].sum())
+    parts.append(
+        _figures(
+            "sample",
+            ["all", *sample["placement_type"].astype(str)],
+            "children",
+            [total, *sample["n"]],
+            [total, *sample["n"]],
+            by="placement_type",
+        )
+    )
+
+    rel = analysis.reliability
+    for stat in ("alpha", "omega"):
+        parts.append(
+            _figures(
+                f"reliability_{stat}",
+                "all",
+                rel["domain"],
+                rel["n"],
+                rel[stat],
+                rel[f"{stat}_ci_low"],
+                rel[f"{stat}_ci_high"],
+            )
+        )
+    parts.append(_figures("item_missing", "all", rel["domain"], rel["n_any"], rel["share_missing"]))
+
+    desc = analysis.descriptives
+    for dimension in DIMENSIONS:
+        rows = desc[desc["by"].isin([dimension, "all"])]
+        parts.append(
+            _figures(
+                f"means_by_{dimension}",
+                rows["group"].astype(str),
+                rows["outcome"],
+                rows["n"],
+                rows["mean"],
+                rows["ci_low"],
+                rows["ci_high"],
+                by=dimension,
+            )
+        )
+    if "share_low" in desc:
+        rows = desc[desc["by"].isin(["placement_type", "all"]) & desc["share_low"].notna()]
+        parts.append(
+            _figures(
+                "low_by_placement_type",
+                rows["group"].astype(str),
+                rows["outcome"],
+                rows["n"],
+                rows["share_low"],
+                rows["share_low_ci_low"],
+                rows["share_low_ci_high"],
+                by="placement_type",
+            )
+        )
+
+    comp = analysis.comparisons
+    n_pair = np.minimum(comp["n"], comp["n_reference"])
+    parts.append(
+        _figures(
+            "difference_vs_reference",
+            comp["group"].astype(str),
+            comp["outcome"],
+            n_pair,
+            comp["estimate"],
+            comp["ci_low"],
+            comp["ci_high"],
+        )
+    )
+    parts.append(
+        _figures(
+            "difference_p_adjusted",
+            comp["group"].astype(str),
+            comp["outcome"],
+            n_pair,
+            comp["p_adjusted"],
+        )
+    )
+    icc = comp.groupby("outcome", sort=False).agg(
+        icc=("icc", "first"), n=("n", "sum"), n_ref=("n_reference", "first")
+    )
+    parts.append(_figures("icc", "all", icc.index, icc["n"] + icc["n_ref"], icc["icc"]))
+
+    if len(analysis.waves):
+        waves = analysis.waves
+        parts.append(
+            _figures(
+                "wave_change",
+                waves["group"].astype(str),
+                waves["outcome"],
+                np.minimum(waves["n_first"], waves["n_second"]),
+                waves["estimate"],
+                waves["ci_low"],
+                waves["ci_high"],
+            )
+        )
+    figures = pd.concat(parts, ignore_index=True)
+    return to_published(figures, min_cell, forbidden=forbidden)
+
+
+def _shown(published: pd.DataFrame, table: str) -> pd.DataFrame:
+    rows = published[(published["table"] == table) & ~published["suppressed"].astype(bool)]
+    return rows.dropna(subset=["value"])
+
+
+def key_findings(
+    published: pd.DataFrame,
+    codebook: Codebook,
+    reference: str,
+    language: str = "bg",
+    most: int = 6,
+) -> list[str]:
+    """Plain-language findings, strongest first, from published figures only.
+
+    A difference is reported when its 95% CI excludes zero and its Holm/BH
+    adjusted p-value is below 0.05; every sentence carries the estimate, its CI
+    and the number of children.
+    """
+    ref_label = text(f"placement_phrase.{reference}", language)
+    diffs = _shown(published, "difference_vs_reference")
+    p_adj = _shown(published, "difference_p_adjusted").set_index(["group", "measure"])["value"]
+    keyed = diffs.set_index(["group", "measure"]).join(p_adj.rename("p"), how="left")
+    clear = keyed[((keyed["ci_low"] > 0) | (keyed["ci_high"] < 0)) & (keyed["p"] < 0.05)]
+    clear = clear.reindex(clear["value"].abs().sort_values(ascending=False).index)
+    sentences = []
+    for (group, measure), row in clear.head(most).iterrows():
+        lower = row["value"] < 0
+        bounds = sorted(abs(row[c]) for c in ("ci_low", "ci_high"))
+        sentence = text(
+            "qol.finding_lower" if lower else "qol.finding_higher",
+            language,
+            group=text(f"placement_subject.{group}", language),
+            domain=codebook.domain_label(measure, language),
+            reference=ref_label,
+            diff=format_number(abs(row["value"]), language),
+            low=format_number(bounds[0], language),
+            high=format_number(bounds[1], language),
+            n=int(row["n"]),
+        )
+        sentences.append(sentence[0].upper() + sentence[1:])
+    if not sentences:
+        sentences.append(text("qol.finding_none", language, reference=ref_label))
+
+    low = _shown(published, "low_by_placement_type")
+    low = low[low["group"] != "all"]
+    if len(low):
+        top = low.loc[low["value"].idxmax()]
+        sentences.append(
+            text(
+                "qol.finding_low",
+                language,
+                domain=codebook.domain_label(top["measure"], language),
+                group=text(f"placement_phrase.{top['group']}", language),
+                share=format_number(100 * top["value"], language, 0),
+                low=format_number(100 * top["ci_low"], language, 0),
+                high=format_number(100 * top["ci_high"], language, 0),
+            )
+        )
+    return sentences
+
+
+def report_title(scope: str, wave: str, language: str = "bg") -> tuple[str, str]:
+    """The report's title and subtitle (place and wave) in ``language``."""
+    place = oblast_name(scope, language)
+    return text("qol.title", language), text("qol.subtitle", language, place=place, wave=wave)
+
+
+def _join(items: Sequence[str], language: str) -> str:
+    items = list(items)
+    if len(items) < 2:
+        return "".join(items)
+    conjunction = " и " if language == "bg" else " and "
+    return ", ".join(items[:-1]) + conjunction + items[-1]
+
+
+def _model_text(analysis: QolAnalysis, language: str) -> str:
+    covariates = _join(
+        [
+            text(f"qol.covariate_{c}", language) if c in ("age", "sex", "wave") else c
+            for c in analysis.covariates
+        ],
+        language,
+    )
+    methods = analysis.comparisons["method"].astype(str)
+    mixed = methods.str.startswith("linear mixed model")
+    key = (
+        "qol.model_mixed"
+        if mixed.any()
+        else ("qol.model_cluster" if methods.str.contains("cluster").any() else "qol.model_ols")
+    )
+    sentence = text(key, language, covariates=covariates)
+    if mixed.any() and not mixed.all():
+        sentence += ". " + text(
+            "qol.model_mixed_fallback", language, count=int((~mixed).sum()), total=len(mixed)
+        )
+    return sentence
+
+
+def data_and_method(
+    data: QolData,
+    analysis: QolAnalysis,
+    published: pd.DataFrame,
+    min_cell: int,
+    language: str = "bg",
+) -> list[str]:
+    """Paragraphs of the "Data and method" section; child counts come from published figures."""
+    book = data.codebook
+    sample = published[(published["table"] == "sample") & (published["group"] == "all")]
+    n_children = sample["value"].iloc[0] if len(sample) else np.nan
+    title = book.extra.get("title", {})
+    scope = oblast_name(data.scope, language)
+    current = data.current
+    paragraphs = [
+        text(
+            "qol.data_summary",
+            language,
+            n_valid=format_number(n_children, language, 0),
+            n_services=current["service_id"].nunique(),
+            n_oblasts=current["oblast"].nunique(),
+            scope=scope,
+            n_rows=format_number(data.load.n_rows, language, 0),
+            n_rejected=format_number(data.load.n_rejected, language, 0),
+            instrument=title.get(language, book.instrument)
+            if isinstance(title, dict)
+            else book.instrument,
+            n_items=len(book.items),
+            n_domains=len(book.domains),
+        ),
+        text("qol.method_scores", language),
+        text(
+            "qol.method_compare",
+            language,
+            reference=text(f"placement_phrase.{analysis.reference}", language),
+            method=_model_text(analysis, language),
+            correction=text(f"qol.correction_{_correction_key(analysis)}", language),
+        ),
+    ]
+    icc = published[(published["table"] == "icc") & ~published["suppressed"].astype(bool)][
+        "value"
+    ].dropna()
+    if len(icc):
+        paragraphs.append(
+            text(
+                "qol.icc_text",
+                language,
+                low=format_number(icc.min(), language, 2),
+                high=format_number(icc.max(), language, 2),
+            )
+        )
+    paragraphs.append(text("qol.method_disclosure", language, min_cell=min_cell))
+    return paragraphs
+
+
+def _correction_key(analysis: QolAnalysis) -> str:
+    label = (
+        str(analysis.comparisons["correction"].iloc[0])
+        if "correction" in analysis.comparisons
+        else "Holm"
+    )
+    return "holm" if label.lower().startswith("holm") else "fdr_bh"
+
+
+def quality_note(
+    published: pd.DataFrame, codebook: Codebook, language: str = "bg", threshold: float = 0.7
+) -> str:
+    """Which domains have Cronbach's alpha below ``threshold`` (from published figures)."""
+    alpha = published[
+        (published["table"] == "reliability_alpha") & ~published["suppressed"].astype(bool)
+    ]
+    low = alpha[alpha["value"] < threshold]["measure"]
+    if low.empty:
+        return text("qol.quality_ok", language)
+    return text(
+        "qol.quality_flagged",
+        language,
+        domains=_join([f"„{codebook.domain_label(d, language)}“" for d in low], language),
+    )
