@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 KERNEL := research-lib
 CODEBOOK := surveys/qol-child-v1.yaml
 
-.PHONY: help setup demo demo-data test lint format lab bench clean
+.PHONY: help setup demo demo-data test lint lab bench notebooks clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -25,20 +25,27 @@ setup: $(STAMP)  ## create .venv, install the project and its Jupyter kernel
 demo-data: setup  ## generate the synthetic demo data in data/demo/
 	$(BIN)/python -m research_lib demo-data
 
-demo: demo-data  ## set up, generate demo data and run the main job on it
+demo: demo-data  ## set up, generate demo data and run the studies on it
 	@echo "--- validating a file with deliberately broken rows (exit 1 = rows rejected, as planted)"
 	-$(BIN)/python -m research_lib validate data/demo/survey_broken.csv --codebook $(CODEBOOK)
 	@echo "--- validating and scoring the demo survey"
 	$(BIN)/python -m research_lib score data/demo/survey.csv --codebook $(CODEBOOK) --out reports/demo_scores.csv
+	@echo "--- quality-of-life study, national report (Bulgarian)"
+	$(BIN)/python -m research_lib run qol
 
-test: setup  ## lint, then the tests (library, doctests, notebooks)
+test: demo-data  ## lint, then the tests: library, doctests and the notebooks (nbval)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests research_lib notebooks \
+		--nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 lint: setup  ## ruff check and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+notebooks: demo-data  ## re-execute the committed notebooks on the demo data (then commit them)
+	for nb in notebooks/*.ipynb; do \
+		$(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
 
 lab: setup  ## open JupyterLab on the project's kernel
 	$(BIN)/jupyter lab notebooks/

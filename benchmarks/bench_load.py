@@ -34,9 +34,16 @@ def bench_codebook():
             "instrument": "bench-60",
             "missing_codes": [-9, -8, -7],
             "scales": {"freq5": {"min": 1, "max": 5}},
-            "domains": [{"id": f"d{d}", "label": f"D{d}", "low_threshold": 50} for d in range(DOMAINS)],
+            "domains": [
+                {"id": f"d{d}", "label": f"D{d}", "low_threshold": 50} for d in range(DOMAINS)
+            ],
             "items": [
-                {"id": f"q{i:02d}", "domain": f"d{i % DOMAINS}", "scale": "freq5", "reverse": i % 6 == 0}
+                {
+                    "id": f"q{i:02d}",
+                    "domain": f"d{i % DOMAINS}",
+                    "scale": "freq5",
+                    "reverse": i % 6 == 0,
+                }
                 for i in range(N_ITEMS)
             ],
         }
@@ -60,7 +67,9 @@ def write_file(path: Path, n: int, seed: int = 1) -> None:
             "wave": "2025",
         }
     )
-    frame = pd.concat([frame, pd.DataFrame(answers, columns=[f"q{i:02d}" for i in range(N_ITEMS)])], axis=1)
+    frame = pd.concat(
+        [frame, pd.DataFrame(answers, columns=[f"q{i:02d}" for i in range(N_ITEMS)])], axis=1
+    )
     frame.to_csv(path, index=False)
 
 
@@ -93,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         floor = median_time(lambda: pyarrow.csv.read_csv(path), args.repeats)
         ours = median_time(full, args.repeats)
     ratio = ours / floor
-    print(f"load+validate+score: {args.rows:,} rows x {N_ITEMS} items ({size_mb:.1f} MB CSV), median of {args.repeats}")
+    print(
+        f"load+validate+score: {args.rows:,} rows x {N_ITEMS} items ({size_mb:.1f} MB CSV), median of {args.repeats}"
+    )
     print(f"  floor (pyarrow.csv.read_csv): {floor:.3f} s")
     print(f"  research_lib:                 {ours:.3f} s")
     print(f"  ratio: {ratio:.2f}x (goal <= {GOAL:g}x) -> {'OK' if ratio <= GOAL else 'OVER GOAL'}")

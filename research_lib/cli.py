@@ -10,6 +10,8 @@ validate RESPONSES --codebook CODEBOOK [--rejected-out FILE.csv]
     every row is valid, 1 when some were rejected, 2 when the file cannot be read.
 score RESPONSES --codebook CODEBOOK [--out FILE.csv]
     Validate, score and print mean domain scores by placement type.
+run STUDY [-p NAME=VALUE ...]
+    Run a study notebook through Papermill and export ``reports/<study>/<oblast>/report.html``.
 demo-data [--out DIR] [--seed N]
     Write the synthetic demo survey (and its README) to ``data/demo``.
 """
@@ -58,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--codebook", type=Path, default=DEFAULT_CODEBOOK)
     score.add_argument(
         "--out", type=Path, help="write the scored table (one row per child) to this CSV"
+    )
+
+    run = commands.add_parser("run", help="run a study notebook and export its HTML report")
+    run.add_argument("study", help="the study: qol")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a notebook parameter, e.g. -p oblast=plovdiv -p language=en (repeatable)",
     )
 
     demo = commands.add_parser("demo-data", help="write the synthetic demo data")
@@ -109,6 +122,26 @@ def _score(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if result.n_rejected else EXIT_OK
 
 
+def _parse_parameters(pairs: Sequence[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"parameter {pair!r} is not NAME=VALUE (e.g. -p oblast=plovdiv).")
+        parameters[name.strip()] = value.strip()
+    return parameters
+
+
+def _run(args: argparse.Namespace) -> int:
+    from research_lib.paths import display_path
+    from research_lib.runs import run_study
+
+    out = run_study(args.study, _parse_parameters(args.parameter))
+    print(f"report: {display_path(out / 'report.html')}")
+    print(f"published figures: {display_path(out / 'published.csv')}")
+    return EXIT_OK
+
+
 def _demo_data(args: argparse.Namespace) -> int:
     from research_lib.synthetic import DEFAULT_SEED, write_demo_data
 
@@ -124,7 +157,7 @@ def _demo_data(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handlers = {"validate": _validate, "score": _score, "demo-data": _demo_data}
+    handlers = {"validate": _validate, "score": _score, "run": _run, "demo-data": _demo_data}
     try:
         return handlers[args.command](args)
     except InputError as err:

@@ -16,8 +16,9 @@ The method follows statistical disclosure control (SDC) practice as in the
 ESSnet / Eurostat *Handbook on Statistical Disclosure Control* and ONS guidance:
 
 * **primary suppression** - a figure computed from fewer than ``min_cell``
-  children (default 5) is not published. Some UK producers use a threshold of
-  10 for sensitive topics: ``min_cell`` is always a parameter;
+  children (default 5) is not published, and neither is its ``n`` (a count of
+  zero included). Some UK producers use a threshold of 10 for sensitive
+  topics: ``min_cell`` is always a parameter;
 * **secondary (complementary) suppression** - where a hidden figure could be
   recovered by subtraction from a published total and the other published
   figures of the same line, a second figure of that line is hidden too
@@ -312,7 +313,7 @@ def recoverable_cells(
     three hidden cells. Bounds (a hidden cell known to lie in a narrow interval
     because the cells are non-negative) are not checked.
     """
-    values, mask, row_margin, col_margin = _grid(table, hidden, margins_name)
+    _, mask, row_margin, col_margin = _grid(table, hidden, margins_name)
     return pd.DataFrame(
         _recoverable(mask, row_margin, col_margin), index=table.index, columns=table.columns
     )
@@ -606,22 +607,18 @@ def check_published(
             f"published figures must have exactly the columns {list(PUBLISHED_COLUMNS)} "
             f"in this order; got {list(map(str, published.columns))}"
         )
-    problems: list[str] = []
-    try:
-        suppressed = _as_bool(published["suppressed"]).to_numpy()
-    except InputError:
-        problems.append("column 'suppressed' must be True or False on every row")
-        suppressed = np.ones(len(published), dtype=bool)
+    flags = [_flag(value) for value in published["suppressed"]]
+    invalid = np.array([flag is None for flag in flags], dtype=bool)
+    suppressed = np.array([flag is True for flag in flags], dtype=bool)
+    problems = [_rows(invalid, "'suppressed' must be True or False")]
     given = published["n"].notna().to_numpy()
     n = pd.to_numeric(published["n"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     problems.append(_rows(given & np.isnan(n), "'n' is not a number"))
-    too_small = ~suppressed & (np.isnan(n) | (n < min_cell))
+    too_small = ~suppressed & ~invalid & (np.isnan(n) | (n < min_cell))
     problems.append(_rows(too_small, f"shown although n is missing or below min_cell={min_cell}"))
     numbers = published[list(_NUMBERS)].notna().any(axis=1).to_numpy()
     problems.append(_rows(suppressed & numbers, "suppressed but value or CI not empty"))
-    problems.append(
-        _rows(suppressed & published["n"].notna().to_numpy(), "suppressed but n not empty")
-    )
+    problems.append(_rows(suppressed & given, "suppressed but n not empty"))
     problems.append(_rows(_id_cells(published, forbidden), "a label contains a respondent id"))
     problems = [p for p in problems if p]
     if problems:
@@ -680,22 +677,22 @@ def _as_count(n: pd.Series) -> pd.Series:
     return values
 
 
+def _flag(value: object) -> bool | None:
+    """True/False from a boolean, 0/1 or their text; missing is False; None if unreadable."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return False
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = str(value).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
 def _as_bool(values: pd.Series) -> pd.Series:
-    """True/False from booleans, 0/1 or their text; missing counts as False."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.fillna(False).astype(bool)
-
-    def one(value: object) -> bool:
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-            return False
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise InputError(f"'suppressed' must be True or False, got {value!r}")
-
-    return values.map(one).astype(bool)
+    """A boolean ``suppressed`` column; raises :class:`InputError` on unreadable values."""
+    flags = values.map(_flag)
+    if flags.isna().any():
+        raise InputError("column 'suppressed' must be True or False on every row")
+    return flags.astype(bool)
 
 
 def _rows(flags: np.ndarray | pd.Series, what: str) -> str:

@@ -62,8 +62,12 @@ Examples
 >>> result.n_valid
 2
 >>> series = episodes_to_series(result.valid, freq="YS", by=("placement_type",))
->>> series[["period", "placement_type", "entries", "exits", "in_care_end"]].to_string(index=False)
-'    period placement_type  entries  exits  in_care_end\\n2018-01-01         foster        0      0            0\\n2019-01-01         foster        1      0            1\\n2018-01-01    institution        1      0            1\\n2019-01-01    institution        0      1            0'
+>>> print(series.to_string(index=False))
+    period placement_type  entries  exits  in_care_end
+2018-01-01         foster        0      0            0
+2019-01-01         foster        1      0            1
+2018-01-01    institution        1      0            1
+2019-01-01    institution        0      1            0
 """
 
 from __future__ import annotations
@@ -176,7 +180,6 @@ EXIT_ALIASES: dict[str, str] = {
     "aged out": "aged_out",
     "aged-out": "aged_out",
     "ageing out": "aged_out",
-    "age 18": "aged_out",
     "навършване на пълнолетие": "aged_out",
     "навършено пълнолетие": "aged_out",
     "пълнолетие": "aged_out",
@@ -387,7 +390,7 @@ def _first_row_of(key: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     repeated = key.duplicated(keep="first")
     if not repeated.any():
         return repeated, pd.Series(index=key.index, dtype="int64")
-    group = key.groupby(list(key.columns), dropna=False, sort=False).ngroup()
+    group = key.groupby(list(key.columns), dropna=False, sort=False, observed=True).ngroup()
     rows = pd.Series(key.index, index=key.index)
     return repeated, rows.groupby(group).transform("min")
 
@@ -554,14 +557,7 @@ def _canonical_episodes(
     exit_reason = canonical_codes(
         _labelled(data["exit_reason"], labels.get("exit_reason")), EXIT_ALIASES
     )
-    problems = []
-    dates = {}
-    for column in ("start_date", "end_date", "birth_date"):
-        if column not in data.columns:
-            dates[column] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-            continue
-        dates[column], problem = parse_dates(data[column])
-        problems.append(_lines(problem.notna(), column, data[column], problem))
+    dates, problems = _episode_dates(data)
     canon = pd.DataFrame(
         {
             "child_id": as_text(data["child_id"]),
@@ -576,6 +572,32 @@ def _canonical_episodes(
         index=index,
     )
     return canon, problems
+
+
+def _episode_dates(data: pd.DataFrame) -> tuple[dict[str, pd.Series], list[pd.DataFrame]]:
+    """start_date, end_date, birth_date parsed in one pass (they share many values)."""
+    columns = [c for c in ("start_date", "end_date", "birth_date") if c in data.columns]
+    stacked = pd.concat([_date_text(data[c]) for c in columns], ignore_index=True)
+    parsed, problem = parse_dates(stacked)
+    dates: dict[str, pd.Series] = {}
+    problems = []
+    for i, column in enumerate(columns):
+        part = slice(i * len(data), (i + 1) * len(data))
+        dates[column] = pd.Series(parsed.to_numpy()[part], index=data.index)
+        why = pd.Series(problem.to_numpy()[part], index=data.index, dtype="string")
+        problems.append(_lines(why.notna(), column, data[column], why))
+    for column in ("start_date", "end_date", "birth_date"):
+        dates.setdefault(column, pd.Series(pd.NaT, index=data.index, dtype="datetime64[ns]"))
+    return dates, problems
+
+
+def _date_text(values: pd.Series) -> pd.Series:
+    """A date column as text (SPSS numbers written as a person would)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return as_text(
+            pd.Series([_as_written(v) for v in values], index=values.index, dtype=object)
+        )
+    return as_text(values)
 
 
 def _completed_years(birth: pd.Series, on: pd.Series) -> pd.Series:
@@ -1066,11 +1088,11 @@ def _series_frame(
     if by:
         columns["period"] = periods[grid[-1]]
         for i, column in enumerate(by):
-            values = np.asarray(levels[i], dtype=object)[grid[i]]
             dtype = frame[column].dtype
-            if isinstance(dtype, pd.CategoricalDtype):
-                columns[column] = pd.Categorical(values, categories=dtype.categories)
+            if isinstance(dtype, pd.CategoricalDtype):  # the levels present, in category order
+                columns[column] = pd.Categorical.from_codes(grid[i], categories=levels[i])
             else:
+                values = np.asarray(levels[i], dtype=object)[grid[i]]
                 columns[column] = pd.array(values, dtype=dtype)
     else:
         columns["period"] = periods

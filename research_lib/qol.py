@@ -63,9 +63,14 @@ __all__ = [
     "report_title",
     "data_and_method",
     "quality_note",
+    "comparison_table",
+    "reliability_table",
+    "is_demo",
 ]
 
 DIMENSIONS: tuple[str, ...] = ("placement_type", "age_band", "sex")
+#: The order in which findings are reported: the study's question is ЦНСТ.
+FINDINGS_ORDER: tuple[str, ...] = ("cnst", "institution", "kinship", "family", "foster")
 
 
 @dataclass(frozen=True)
@@ -327,7 +332,51 @@ def published_figures(
             )
         )
     figures = pd.concat(parts, ignore_index=True)
-    return to_published(figures, min_cell, forbidden=forbidden)
+    for column in ("value", "ci_low", "ci_high"):  # 6 significant digits: stable across machines
+        figures[column] = [float(f"{v:.6g}") if pd.notna(v) else np.nan for v in figures[column]]
+    published = to_published(figures, min_cell, forbidden=forbidden)
+    published = _suppress_linked(published, analysis.reference)
+    return to_published(published, min_cell, forbidden=forbidden)
+
+
+#: Tables whose figures are built from the group means of ``means_by_placement_type``.
+_LINKED_TABLES = (
+    "difference_vs_reference",
+    "difference_p_adjusted",
+    "wave_change",
+    "low_by_placement_type",
+)
+
+
+def _suppress_linked(published: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Hide a difference, share or change whose group's (or the reference's) mean is hidden.
+
+    A group mean hidden as a complement (secondary suppression) could otherwise
+    be recovered as the reference mean plus the published difference.
+    """
+    means = published[published["table"] == "means_by_placement_type"]
+    hidden = set(
+        zip(
+            means.loc[means["suppressed"], "group"],
+            means.loc[means["suppressed"], "measure"],
+            strict=True,
+        )
+    )
+    if not hidden:
+        return published
+    linked = published["table"].isin(_LINKED_TABLES)
+    own = [(g, m) in hidden for g, m in zip(published["group"], published["measure"], strict=True)]
+    via_reference = [
+        (reference, m) in hidden and t != "low_by_placement_type"
+        for t, m in zip(published["table"], published["measure"], strict=True)
+    ]
+    hide = linked & (
+        pd.Series(own, index=published.index) | pd.Series(via_reference, index=published.index)
+    )
+    published = published.copy()
+    published.loc[hide, "suppressed"] = True
+    published.loc[hide, ["n", "value", "ci_low", "ci_high"]] = np.nan
+    return published
 
 
 def _shown(published: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -340,9 +389,13 @@ def key_findings(
     codebook: Codebook,
     reference: str,
     language: str = "bg",
-    most: int = 6,
+    most: int = 8,
+    per_group: int = 2,
 ) -> list[str]:
-    """Plain-language findings, strongest first, from published figures only.
+    """Plain-language findings from published figures only.
+
+    At most ``per_group`` findings per placement type (the strongest), ЦНСТ
+    first: the study's question is how children in ЦНСТ fare.
 
     A difference is reported when its 95% CI excludes zero and its Holm/BH
     adjusted p-value is below 0.05; every sentence carries the estimate, its CI
@@ -352,10 +405,21 @@ def key_findings(
     diffs = _shown(published, "difference_vs_reference")
     p_adj = _shown(published, "difference_p_adjusted").set_index(["group", "measure"])["value"]
     keyed = diffs.set_index(["group", "measure"]).join(p_adj.rename("p"), how="left")
-    clear = keyed[((keyed["ci_low"] > 0) | (keyed["ci_high"] < 0)) & (keyed["p"] < 0.05)]
-    clear = clear.reindex(clear["value"].abs().sort_values(ascending=False).index)
+    clear = keyed[
+        ((keyed["ci_low"] > 0) | (keyed["ci_high"] < 0)) & (keyed["p"] < 0.05)
+    ].reset_index()
+    clear["size"] = clear["value"].abs()
+    order = {g: i for i, g in enumerate(FINDINGS_ORDER)}
+    clear = (
+        clear.sort_values("size", ascending=False)
+        .groupby("group", sort=False)
+        .head(per_group)
+        .assign(rank=lambda f: f["group"].map(order).fillna(len(order)))
+        .sort_values(["rank", "size"], ascending=[True, False])
+    )
     sentences = []
-    for (group, measure), row in clear.head(most).iterrows():
+    for _, row in clear.head(most).iterrows():
+        group, measure = row["group"], row["measure"]
         lower = row["value"] < 0
         bounds = sorted(abs(row[c]) for c in ("ci_low", "ci_high"))
         sentence = text(
@@ -507,3 +571,84 @@ def quality_note(
         language,
         domains=_join([f"„{codebook.domain_label(d, language)}“" for d in low], language),
     )
+
+
+def is_demo(responses: str | Path) -> bool:
+    """Whether ``responses`` is the synthetic demo data (the report then says so)."""
+    from research_lib.paths import DEMO_DIR
+
+    try:
+        Path(responses).resolve().relative_to(DEMO_DIR.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def comparison_table(
+    published: pd.DataFrame, codebook: Codebook, language: str = "bg"
+) -> pd.DataFrame:
+    """Differences from the reference group per domain (rows) and group (columns).
+
+    Cells read "−5,8 * (−9,7 – −1,9)" where ``*`` marks an adjusted p < 0.05;
+    suppressed figures show "—".
+    """
+    from research_lib.reporting import published_table
+
+    labels = {d: codebook.domain_label(d, language) for d in codebook.domain_ids}
+    table = published_table(
+        published,
+        "difference_vs_reference",
+        dimension="placement_type",
+        measure_labels=labels,
+        language=language,
+        with_n=False,
+    )
+    p = _shown(published, "difference_p_adjusted")
+    significant = {
+        (labels.get(m, m), g)
+        for m, g, v in zip(p["measure"], p["group"], p["value"], strict=True)
+        if v < 0.05
+    }
+    groups = (
+        published[published["table"] == "difference_vs_reference"]["group"]
+        .drop_duplicates()
+        .tolist()
+    )
+    columns = dict(zip(table.columns, groups, strict=False))
+    for column, group in columns.items():
+        table[column] = [
+            cell.replace(" (", " * (", 1) if (measure, group) in significant else cell
+            for measure, cell in zip(table.index, table[column], strict=True)
+        ]
+    return table
+
+
+def reliability_table(
+    published: pd.DataFrame, codebook: Codebook, language: str = "bg"
+) -> pd.DataFrame:
+    """Cronbach's alpha and McDonald's omega with CIs per domain, from published figures."""
+    from research_lib.reporting import format_estimate
+
+    rows = []
+    for domain in codebook.domain_ids:
+        row = {
+            text("dimension.domain", language): codebook.domain_label(domain, language),
+            text("qol.col_items", language): len(codebook.items_of(domain)),
+        }
+        for stat, column in (("alpha", "qol.col_alpha"), ("omega", "qol.col_omega")):
+            fig = published[
+                (published["table"] == f"reliability_{stat}") & (published["measure"] == domain)
+            ]
+            value = fig.iloc[0] if len(fig) else None
+            row[text(column, language)] = (
+                format_estimate(value["value"], value["ci_low"], value["ci_high"], language, 2)
+                if value is not None
+                else text("common.suppressed", language)
+            )
+            if stat == "alpha":
+                flag = value is not None and pd.notna(value["value"]) and value["value"] < 0.7
+                row[text("qol.col_flag", language)] = text(
+                    "common.yes" if flag else "common.no", language
+                )
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(text("dimension.domain", language))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -40,6 +41,7 @@ __all__ = [
     "plot_group_means",
     "plot_differences",
     "export_html",
+    "table_html",
     "REPORT_CSS",
 ]
 
@@ -79,7 +81,9 @@ def format_number(value: float | None, language: str = "bg", digits: int = 1) ->
     """A number for readers: decimal comma in Bulgarian, a dash for a missing value."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
         return text("common.suppressed", language)
-    formatted = f"{value:,.{digits}f}"
+    formatted = f"{value:,.{digits}f}".replace("-", "\u2212")  # a true minus sign
+    if formatted.lstrip("\u2212").strip("0.,") == "":
+        formatted = formatted.lstrip("\u2212")  # no "−0,0"
     if check_language(language) == "bg":
         formatted = formatted.replace(",", "\u00a0").replace(
             ".", ","
@@ -236,6 +240,21 @@ def plot_differences(
     return ax
 
 
+_CI = re.compile(r" \(([^()]*)\)$")
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """A report table as HTML: text escaped, each CI on its own unbroken line under its estimate."""
+    body = table.map(
+        lambda cell: _CI.sub(r'<br><span class="ci">(\1)</span>', html.escape(str(cell)))
+    )
+    body.index = [html.escape(str(i)) for i in body.index]
+    body.columns = [html.escape(str(c)) for c in body.columns]
+    corner = html.escape(str(table.index.name or ""))
+    out = body.rename_axis(None).to_html(border=0, escape=False, classes="report-table")
+    return out.replace("<th></th>", f"<th>{corner}</th>", 1)
+
+
 REPORT_CSS = """
 :root { --ink: #1d1d1f; --muted: #5a5a5f; --rule: #d9d9de; --accent: #0072B2; }
 * { box-sizing: border-box; }
@@ -254,6 +273,8 @@ table { border-collapse: collapse; font-size: 0.88rem; margin: 0.6rem 0 1rem; }
 th, td { border-bottom: 1px solid var(--rule); padding: 0.3rem 0.55rem; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid var(--ink); }
+.ci { white-space: nowrap; color: var(--muted); font-size: 0.92em; }
+a.anchor-link { display: none; }
 blockquote { margin: 0.6rem 0; padding: 0.3rem 0.9rem; border-left: 4px solid var(--rule); color: #333; font-style: italic; }
 .jp-InputPrompt, .jp-OutputPrompt, .prompt { display: none; }
 @media (max-width: 600px) { body { font-size: 16px; } h1 { font-size: 1.4rem; } table { font-size: 0.8rem; } }

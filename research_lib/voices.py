@@ -149,6 +149,12 @@ _SURNAME_END_LATIN = "ov|ev|ova|eva|ski|ska|in|ina|ich|iev|ieva|ian|yan"
 _SURNAME = rf"[{_UP}][{_LOW}]+(?:{_SURNAME_END})\b"
 _SURNAME_LATIN = rf"[A-Z][a-z]+(?:{_SURNAME_END_LATIN})\b"
 _SURNAME_LOWER = rf"[{_LOW}]+(?:ов|ев|ова|ева|ски|ска)\b"
+#: A lower-case Latin word after a self-introduced first name ("john smith"), unless it
+#: is an ordinary English word that often follows a name.
+_LATIN_LOWER_SURNAME = (
+    r"(?!(?:and|i|im|am|from|but|or|so|to|in|at|on|my|me|is|was|the|a|an|with|who|live|lives"
+    r"|living|because|please|age|aged|years?|have|like|want|not|too|here|there|now)\b)[a-z]{2,}\b"
+)
 
 #: Capitalised words that start sentences and are never a first name before a surname.
 _NOT_FIRST_NAMES = frozenset(
@@ -281,7 +287,7 @@ def _rules() -> list[_Rule]:
             re.compile(
                 r"(?i:\b(?:казвам\s+се|аз\s+се\s+казвам|името\s+ми\s+е|името\s+ми|викат\s+ми|наричат\s+ме"
                 r"|казват\s+ми|my\s+name\s+is|my\s+name's|i\s+am\s+called))(?!\w)"
-                rf"(\s*[:,-]?\s*){_WORD}(?:\s+(?:{_ANY_CAP}|{_SURNAME_LOWER}))*"
+                rf"(\s*[:,-]?\s*){_WORD}(?:\s+(?:{_ANY_CAP}|{_SURNAME_LOWER}|{_LATIN_LOWER_SURNAME}))*"
             ),
             lambda m, k: _keep_prefix(m, k["name"]),
         ),
