@@ -101,6 +101,8 @@ class QolAnalysis:
     reference: str
     covariates: tuple[str, ...]
     sample: pd.DataFrame = field(repr=False)
+    #: Why there are no comparisons ("" when there are): ``no_reference``, ``one_group`` ...
+    comparison_note: str = ""
 
 
 def prepare(
@@ -154,12 +156,6 @@ def analyse(
     book = data.codebook
     domains = book.domain_ids
     current = data.current
-    present = set(current["placement_type"].dropna().astype(str))
-    if reference not in present:
-        raise InputError(
-            f"reference group {reference!r} has no children in this oblast and wave; "
-            f"groups present: {', '.join(sorted(present))}."
-        )
     valid_now = data.load.valid[data.load.valid["respondent_id"].isin(current.index)]
     rel = reliability(valid_now, book, n_boot=n_boot, seed=seed)
     descriptives = pd.concat(
@@ -167,14 +163,8 @@ def analyse(
         + [describe_scores(current, domains, by=d, overall=False) for d in DIMENSIONS],
         ignore_index=True,
     )
-    comparisons = compare_domains(
-        current,
-        domains,
-        by="placement_type",
-        reference=reference,
-        covariates=list(covariates),
-        cluster=cluster,
-        correction=correction,
+    comparisons, why_not = _comparisons(
+        current, domains, reference, covariates, cluster, correction
     )
     waves = pd.DataFrame()
     if len(data.waves) >= 2:
@@ -204,7 +194,41 @@ def analyse(
         reference=reference,
         covariates=tuple(covariates),
         sample=sample,
+        comparison_note=why_not,
     )
+
+
+def _comparisons(
+    current: pd.DataFrame,
+    domains: Sequence[str],
+    reference: str,
+    covariates: Sequence[str],
+    cluster: str,
+    correction: str,
+) -> tuple[pd.DataFrame, str]:
+    """Adjusted comparisons, or an empty table and the reason when none can be made.
+
+    A small oblast may have no child in the reference group, or one group only:
+    the report then says so instead of failing.
+    """
+    present = set(current["placement_type"].dropna().astype(str))
+    if reference not in present:
+        return pd.DataFrame(), "no_reference"
+    if len(present) < 2:
+        return pd.DataFrame(), "one_group"
+    try:
+        table = compare_domains(
+            current,
+            domains,
+            by="placement_type",
+            reference=reference,
+            covariates=list(covariates),
+            cluster=cluster,
+            correction=correction,
+        )
+    except InputError as err:
+        return pd.DataFrame(), f"error: {err}"
+    return table, ""
 
 
 def _figures(
@@ -291,33 +315,8 @@ def published_figures(
             )
         )
 
-    comp = analysis.comparisons
-    n_pair = np.minimum(comp["n"], comp["n_reference"])
-    parts.append(
-        _figures(
-            "difference_vs_reference",
-            comp["group"].astype(str),
-            comp["outcome"],
-            n_pair,
-            comp["estimate"],
-            comp["ci_low"],
-            comp["ci_high"],
-        )
-    )
-    parts.append(
-        _figures(
-            "difference_p_adjusted",
-            comp["group"].astype(str),
-            comp["outcome"],
-            n_pair,
-            comp["p_adjusted"],
-        )
-    )
-    icc = comp.groupby("outcome", sort=False).agg(
-        icc=("icc", "first"), n=("n", "sum"), n_ref=("n_reference", "first")
-    )
-    parts.append(_figures("icc", "all", icc.index, icc["n"] + icc["n_ref"], icc["icc"]))
-
+    if not analysis.comparisons.empty:
+        parts += _comparison_figures(analysis.comparisons)
     if len(analysis.waves):
         waves = analysis.waves
         parts.append(
@@ -331,6 +330,34 @@ def published_figures(
                 waves["ci_high"],
             )
         )
+    return _finish(parts, analysis, min_cell, forbidden)
+
+
+def _comparison_figures(comp: pd.DataFrame) -> list[pd.DataFrame]:
+    """Differences from the reference, adjusted p-values and ICCs as figures."""
+    n_pair = np.minimum(comp["n"], comp["n_reference"])
+    group = comp["group"].astype(str)
+    icc = comp.groupby("outcome", sort=False).agg(
+        icc=("icc", "first"), n=("n", "sum"), n_ref=("n_reference", "first")
+    )
+    return [
+        _figures(
+            "difference_vs_reference",
+            group,
+            comp["outcome"],
+            n_pair,
+            comp["estimate"],
+            comp["ci_low"],
+            comp["ci_high"],
+        ),
+        _figures("difference_p_adjusted", group, comp["outcome"], n_pair, comp["p_adjusted"]),
+        _figures("icc", "all", icc.index, icc["n"] + icc["n_ref"], icc["icc"]),
+    ]
+
+
+def _finish(
+    parts: list[pd.DataFrame], analysis: QolAnalysis, min_cell: int, forbidden: Sequence[str]
+) -> pd.DataFrame:
     figures = pd.concat(parts, ignore_index=True)
     for column in ("value", "ci_low", "ci_high"):  # 6 significant digits: stable across machines
         figures[column] = [float(f"{v:.6g}") if pd.notna(v) else np.nan for v in figures[column]]
@@ -402,6 +429,8 @@ def key_findings(
     and the number of children.
     """
     ref_label = text(f"placement_phrase.{reference}", language)
+    if not (published["table"] == "difference_vs_reference").any():
+        return [text("qol.no_comparison", language, reference=ref_label)]
     diffs = _shown(published, "difference_vs_reference")
     p_adj = _shown(published, "difference_p_adjusted").set_index(["group", "measure"])["value"]
     keyed = diffs.set_index(["group", "measure"]).join(p_adj.rename("p"), how="left")
@@ -523,14 +552,17 @@ def data_and_method(
             n_domains=len(book.domains),
         ),
         text("qol.method_scores", language),
-        text(
-            "qol.method_compare",
-            language,
-            reference=text(f"placement_phrase.{analysis.reference}", language),
-            method=_model_text(analysis, language),
-            correction=text(f"qol.correction_{_correction_key(analysis)}", language),
-        ),
     ]
+    if not analysis.comparisons.empty:
+        paragraphs.append(
+            text(
+                "qol.method_compare",
+                language,
+                reference=text(f"placement_phrase.{analysis.reference}", language),
+                method=_model_text(analysis, language),
+                correction=text(f"qol.correction_{_correction_key(analysis)}", language),
+            )
+        )
     icc = published[(published["table"] == "icc") & ~published["suppressed"].astype(bool)][
         "value"
     ].dropna()

@@ -42,6 +42,7 @@ __all__ = [
     "plot_differences",
     "export_html",
     "table_html",
+    "has_shown",
     "REPORT_CSS",
 ]
 
@@ -149,6 +150,14 @@ def published_table(
     return layout.fillna(text("common.suppressed", language))
 
 
+def has_shown(
+    published: pd.DataFrame, table: str, exclude_groups: Sequence[str] = ("all",)
+) -> bool:
+    """Whether ``table`` has at least one shown (not suppressed) figure outside ``exclude_groups``."""
+    rows = published[(published["table"] == table) & ~published["suppressed"].astype(bool)]
+    return bool((~rows["group"].isin(list(exclude_groups))).any())
+
+
 def _column_title(dimension: str, group: str, n: float | None, language: str, with_n: bool) -> str:
     label = (
         group_label(dimension, group, language)
@@ -186,6 +195,10 @@ def plot_group_means(
     rows = published[(published["table"] == table) & ~published["suppressed"].astype(bool)]
     measures = [m for m in measure_labels if m in set(rows["measure"])]
     groups = _group_order(rows["group"].tolist(), dimension)
+    if not measures:
+        raise ValueError(
+            f"nothing to plot: every figure of table {table!r} is suppressed or absent"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.55 * len(measures) + 1.6))
     step = 0.8 / max(len(groups), 1)
