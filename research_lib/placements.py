@@ -83,17 +83,15 @@ from scipy import stats
 from research_lib.errors import InputError
 from research_lib.readers import read_table
 from research_lib.regions import NATIONAL, load_oblasts, match_oblasts, resolve_scope
-
-# Generic row-level helpers of the survey layer, reused rather than copied.
-from research_lib.validation import (
+from research_lib.rejections import (
     REJECTED_COLUMNS,
     LoadResult,
-    _as_written,
-    _empty_rejected,
-    _is_empty,
-    _labelled,
-    _lines,
-    _with_row_index,
+    as_written,
+    empty_rejected,
+    is_empty,
+    rejected_lines,
+    with_row_index,
+    with_value_labels,
 )
 from research_lib.vocab import PLACEMENT_ALIASES, PLACEMENT_TYPES, as_text, canonical_codes
 
@@ -269,7 +267,7 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     'no such date (day 31 of month 2); check the day and the month'
     """
     if pd.api.types.is_numeric_dtype(values.dtype):
-        values = pd.Series([_as_written(v) for v in values], index=values.index, dtype=object)
+        values = pd.Series([as_written(v) for v in values], index=values.index, dtype=object)
     text = as_text(values)
     distinct = pd.Series(text.dropna().unique(), dtype=text.dtype)
     parsed, problem = _parse_distinct_dates(distinct)
@@ -376,7 +374,7 @@ def _match_scope(values: pd.Series) -> pd.Series:
 
 def _whole_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(numbers as float, given mask, is-not-a-whole-number mask) of a column."""
-    given = ~_is_empty(values)
+    given = ~is_empty(values)
     if pd.api.types.is_numeric_dtype(values.dtype):
         numbers = values.astype("float64")
     else:
@@ -407,9 +405,9 @@ def _assemble(
     value_labels: Mapping[str, Mapping] | None,
 ) -> LoadResult:
     """The LoadResult: canonical columns + columns kept as they are, bad rows moved out."""
-    malformed = malformed if malformed is not None else _empty_rejected()
+    malformed = malformed if malformed is not None else empty_rejected()
     pieces = [p for p in (malformed, *problems) if len(p)]
-    rejected = pd.concat(pieces, ignore_index=True) if pieces else _empty_rejected()
+    rejected = pd.concat(pieces, ignore_index=True) if pieces else empty_rejected()
     rejected = (
         rejected.astype({"row": "int64"}).sort_values("row", kind="stable").reset_index(drop=True)
     )
@@ -511,7 +509,7 @@ def validate_episodes(
     ['end_date is before start_date (2020-01-01)']
     """
     name = source.name if source is not None else "data"
-    data = _with_row_index(data)
+    data = with_row_index(data)
     _require_columns(data, EPISODE_COLUMNS, name, "episode file")
     if not any(c in data.columns for c in AGE_COLUMNS):
         raise InputError(
@@ -552,16 +550,18 @@ def _canonical_episodes(
     """Canonical columns; date cells that are not dates give problems here."""
     index = data.index
     placement = canonical_codes(
-        _labelled(data["placement_type"], labels.get("placement_type")), PLACEMENT_ALIASES
+        with_value_labels(data["placement_type"], labels.get("placement_type")), PLACEMENT_ALIASES
     )
     exit_reason = canonical_codes(
-        _labelled(data["exit_reason"], labels.get("exit_reason")), EXIT_ALIASES
+        with_value_labels(data["exit_reason"], labels.get("exit_reason")), EXIT_ALIASES
     )
     dates, problems = _episode_dates(data)
     canon = pd.DataFrame(
         {
             "child_id": as_text(data["child_id"]),
-            "oblast": match_oblasts(as_text(_labelled(data["oblast"], labels.get("oblast")))),
+            "oblast": match_oblasts(
+                as_text(with_value_labels(data["oblast"], labels.get("oblast")))
+            ),
             "placement_type": pd.Categorical(placement, categories=PLACEMENT_TYPES),
             "start_date": dates["start_date"],
             "end_date": dates["end_date"],
@@ -585,7 +585,7 @@ def _episode_dates(data: pd.DataFrame) -> tuple[dict[str, pd.Series], list[pd.Da
         part = slice(i * len(data), (i + 1) * len(data))
         dates[column] = pd.Series(parsed.to_numpy()[part], index=data.index)
         why = pd.Series(problem.to_numpy()[part], index=data.index, dtype="string")
-        problems.append(_lines(why.notna(), column, data[column], why))
+        problems.append(rejected_lines(why.notna(), column, data[column], why))
     for column in ("start_date", "end_date", "birth_date"):
         dates.setdefault(column, pd.Series(pd.NaT, index=data.index, dtype="datetime64[ns]"))
     return dates, problems
@@ -594,9 +594,7 @@ def _episode_dates(data: pd.DataFrame) -> tuple[dict[str, pd.Series], list[pd.Da
 def _date_text(values: pd.Series) -> pd.Series:
     """A date column as text (SPSS numbers written as a person would)."""
     if pd.api.types.is_numeric_dtype(values.dtype):
-        return as_text(
-            pd.Series([_as_written(v) for v in values], index=values.index, dtype=object)
-        )
+        return as_text(pd.Series([as_written(v) for v in values], index=values.index, dtype=object))
     return as_text(values)
 
 
@@ -622,45 +620,45 @@ def _age_at_start(data: pd.DataFrame, start: pd.Series, birth: pd.Series) -> pd.
 def _coded_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd.DataFrame]:
     """Empty and unknown codes: child_id, placement_type, oblast, exit_reason, start_date."""
     types = ", ".join(PLACEMENT_TYPES)
-    empty = {c: _is_empty(data[c]) for c in EPISODE_COLUMNS}
-    yield _lines(
+    empty = {c: is_empty(data[c]) for c in EPISODE_COLUMNS}
+    yield rejected_lines(
         empty["child_id"],
         "child_id",
         data["child_id"],
         "child_id is empty; every episode needs the child's id",
     )
-    yield _lines(
+    yield rejected_lines(
         empty["placement_type"],
         "placement_type",
         data["placement_type"],
         f"placement_type is empty; use one of {types}",
     )
-    yield _lines(
+    yield rejected_lines(
         ~empty["placement_type"] & canon["placement_type"].isna(),
         "placement_type",
         data["placement_type"],
         f"unknown placement type; use one of {types} or a Bulgarian label (ЦНСТ, приемна грижа, при близки и роднини, семейство, институция)",
     )
-    yield _lines(
+    yield rejected_lines(
         empty["oblast"],
         "oblast",
         data["oblast"],
         "oblast is empty; name the oblast by NUTS-3 code or name",
     )
-    yield _lines(
+    yield rejected_lines(
         ~empty["oblast"] & canon["oblast"].isna(),
         "oblast",
         data["oblast"],
         "unknown oblast; " + _unknown_oblast_hint(),
     )
-    yield _lines(
+    yield rejected_lines(
         ~empty["exit_reason"] & canon["exit_reason"].isna(),
         "exit_reason",
         data["exit_reason"],
         f"unknown exit reason; use one of {', '.join(EXIT_REASONS)} or a Bulgarian label "
         "(реинтеграция, осиновяване, навършване на пълнолетие, приемна грижа, ЦНСТ, друго)",
     )
-    yield _lines(
+    yield rejected_lines(
         empty["start_date"],
         "start_date",
         data["start_date"],
@@ -673,12 +671,10 @@ def _age_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd.DataFr
     low, high = AGE_AT_START_RANGE
     has_birth = "birth_date" in data.columns
     has_age = "age_at_start" in data.columns
-    birth_given = (
-        ~_is_empty(data["birth_date"]) if has_birth else pd.Series(False, index=data.index)
-    )
-    age_given = ~_is_empty(data["age_at_start"]) if has_age else pd.Series(False, index=data.index)
+    birth_given = ~is_empty(data["birth_date"]) if has_birth else pd.Series(False, index=data.index)
+    age_given = ~is_empty(data["age_at_start"]) if has_age else pd.Series(False, index=data.index)
     column = "birth_date" if has_birth else "age_at_start"
-    yield _lines(
+    yield rejected_lines(
         ~birth_given & ~age_given,
         column,
         data[column],
@@ -687,13 +683,13 @@ def _age_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd.DataFr
     if has_age:
         raw = data["age_at_start"]
         numbers, _, not_whole = _whole_numbers(raw)
-        yield _lines(
+        yield rejected_lines(
             not_whole,
             "age_at_start",
             raw,
             "age_at_start is not a whole number; write the age in completed years",
         )
-        yield _lines(
+        yield rejected_lines(
             ~not_whole & numbers.notna() & ~numbers.between(low, high),
             "age_at_start",
             raw,
@@ -703,13 +699,13 @@ def _age_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd.DataFr
         return
     birth, start = canon["birth_date"], canon["start_date"]
     computed = _completed_years(birth, start)
-    yield _lines(
+    yield rejected_lines(
         birth > start,
         "birth_date",
         data["birth_date"],
         "birth_date is after start_date; check both dates",
     )
-    yield _lines(
+    yield rejected_lines(
         (birth <= start) & (computed > high),
         "birth_date",
         data["birth_date"],
@@ -720,7 +716,7 @@ def _age_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd.DataFr
     if has_age:
         given = _given_age(data)
         differs = birth.notna() & start.notna() & given.notna() & ((given - computed).abs() > 1)
-        yield _lines(
+        yield rejected_lines(
             differs,
             "age_at_start",
             data["age_at_start"],
@@ -735,29 +731,29 @@ def _consistency_problems(
 ) -> Iterable[pd.DataFrame]:
     """Exit reason without an end; end before start; dates in the future."""
     start, end = canon["start_date"], canon["end_date"]
-    end_empty = _is_empty(data["end_date"])
-    yield _lines(
-        ~_is_empty(data["exit_reason"]) & end_empty,
+    end_empty = is_empty(data["end_date"])
+    yield rejected_lines(
+        ~is_empty(data["exit_reason"]) & end_empty,
         "exit_reason",
         data["exit_reason"],
         "exit_reason is given but end_date is empty; give the day the placement ended, "
         "or leave exit_reason empty while it goes on",
     )
     start_text = start.dt.strftime("%Y-%m-%d")
-    yield _lines(
+    yield rejected_lines(
         end < start,
         "end_date",
         data["end_date"],
         "end_date is before start_date (" + start_text + ")",
     )
     day = as_of.strftime("%Y-%m-%d")
-    yield _lines(
+    yield rejected_lines(
         start > as_of,
         "start_date",
         data["start_date"],
         f"start_date is in the future (after {day})",
     )
-    yield _lines(
+    yield rejected_lines(
         end > as_of,
         "end_date",
         data["end_date"],
@@ -778,7 +774,7 @@ def _duplicate_episodes(data: pd.DataFrame, canon: pd.DataFrame) -> tuple[pd.Ser
         + first.astype("Int64").astype(str)
         + " (a duplicate row); delete one of them"
     )
-    return repeated, _lines(repeated, _WHOLE_ROW, data["child_id"], problem)
+    return repeated, rejected_lines(repeated, _WHOLE_ROW, data["child_id"], problem)
 
 
 def _day_numbers(dates: pd.Series) -> np.ndarray:
@@ -802,10 +798,10 @@ def _overlap_problems(
         & start.notna()
         & ~(end < start)
         & ~duplicate
-        & ~(end.isna() & ~_is_empty(data["end_date"]))  # an end that is not a date
+        & ~(end.isna() & ~is_empty(data["end_date"]))  # an end that is not a date
     )
     if usable.sum() < 2:
-        return _empty_rejected()
+        return empty_rejected()
     rows = canon.index[usable.to_numpy()]
     child_codes = pd.factorize(canon.loc[rows, "child_id"])[0]
     frame = pd.DataFrame(
@@ -823,7 +819,7 @@ def _overlap_problems(
     previous_holder = holder.groupby(frame["child"]).shift()
     overlaps = (frame["start"] < previous_reach).to_numpy()
     if not overlaps.any():
-        return _empty_rejected()
+        return empty_rejected()
     hit = pd.Series(False, index=canon.index)
     other = pd.Series(pd.NA, index=canon.index, dtype="Int64")
     hit.loc[frame["row"].to_numpy()[overlaps]] = True
@@ -835,7 +831,7 @@ def _overlap_problems(
         + other.astype(str)
         + " of the same child; episodes of one child must not overlap (the later-starting one is rejected)"
     )
-    return _lines(hit, "start_date", data["start_date"], problem)
+    return rejected_lines(hit, "start_date", data["start_date"], problem)
 
 
 # ----------------------------------------------------------------------------- series
@@ -1213,7 +1209,7 @@ def validate_population(
     ['a second row for this oblast, year and age band (first in row 2); keep one']
     """
     name = source.name if source is not None else "data"
-    data = _with_row_index(data)
+    data = with_row_index(data)
     _require_columns(data, ("oblast", "year", "population"), name, "population table")
     oblast = _match_scope(data["oblast"])
     year, _, year_bad = _whole_numbers(data["year"])
@@ -1233,30 +1229,32 @@ def validate_population(
         },
         index=data.index,
     )
-    empty = {c: _is_empty(data[c]) for c in ("oblast", "year", "population")}
+    empty = {c: is_empty(data[c]) for c in ("oblast", "year", "population")}
     problems = [
-        _lines(
+        rejected_lines(
             empty["oblast"],
             "oblast",
             data["oblast"],
             "oblast is empty; name the oblast, or all for the country",
         ),
-        _lines(
+        rejected_lines(
             ~empty["oblast"] & oblast.isna(),
             "oblast",
             data["oblast"],
             "unknown oblast; " + _unknown_oblast_hint() + ", or all for the country",
         ),
-        _lines(empty["year"], "year", data["year"], "year is empty"),
-        _lines(year_bad, "year", data["year"], "year is not a whole number such as 2020"),
-        _lines(
+        rejected_lines(empty["year"], "year", data["year"], "year is empty"),
+        rejected_lines(year_bad, "year", data["year"], "year is not a whole number such as 2020"),
+        rejected_lines(
             ~year_bad & ~year.between(1900, 2100) & year.notna(),
             "year",
             data["year"],
             "year is outside 1900-2100",
         ),
-        _lines(empty["population"], "population", data["population"], "population is empty"),
-        _lines(
+        rejected_lines(
+            empty["population"], "population", data["population"], "population is empty"
+        ),
+        rejected_lines(
             population_bad | (~population_bad & (population <= 0)),
             "population",
             data["population"],
@@ -1265,7 +1263,7 @@ def validate_population(
     ]
     if "age_band" in data.columns:
         problems.append(
-            _lines(
+            rejected_lines(
                 ~known_band,
                 "age_band",
                 data["age_band"],
@@ -1274,7 +1272,7 @@ def validate_population(
         )
     repeated, first = _first_row_of(canon[["oblast", "year", "age_band"]])
     problems.append(
-        _lines(
+        rejected_lines(
             repeated & oblast.notna() & year.notna(),
             "oblast",
             data["oblast"],
@@ -1454,7 +1452,7 @@ _MONTH_YEAR = r"^(?P<m>\d{1,2})[./](?P<y>\d{4})$"
 def _parse_periods(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(period start, "YS"/"MS", problem) per row of a ``period`` column."""
     if pd.api.types.is_numeric_dtype(values.dtype):
-        values = pd.Series([_as_written(v) for v in values], index=values.index, dtype=object)
+        values = pd.Series([as_written(v) for v in values], index=values.index, dtype=object)
     text = as_text(values)
     year = text.str.extract(_YEAR)["y"]
     ym = text.str.extract(_YEAR_MONTH)
@@ -1556,7 +1554,7 @@ def validate_counts(
     [['all', 812], ['BG311', 30]]
     """
     name = source.name if source is not None else "data"
-    data = _with_row_index(data)
+    data = with_row_index(data)
     _require_columns(data, ("period", "oblast", "placement_type"), name, "table of counts")
     present = [c for c in COUNT_COLUMNS if c in data.columns]
     if not present:
@@ -1569,12 +1567,12 @@ def validate_counts(
     period, kind, period_problem = _parse_periods(data["period"])
     freq = kind.mode().iloc[0] if kind.notna().any() else "YS"
     placement = canonical_codes(
-        _labelled(data["placement_type"], labels.get("placement_type")), PLACEMENT_ALIASES
+        with_value_labels(data["placement_type"], labels.get("placement_type")), PLACEMENT_ALIASES
     )
     canon = pd.DataFrame(
         {
             "period": period,
-            "oblast": _match_scope(_labelled(data["oblast"], labels.get("oblast"))),
+            "oblast": _match_scope(with_value_labels(data["oblast"], labels.get("oblast"))),
             "placement_type": pd.Categorical(placement, categories=PLACEMENT_TYPES),
         },
         index=data.index,
@@ -1587,7 +1585,7 @@ def validate_counts(
             band.where(band.isin(accepted)), categories=list(accepted)
         )
         problems.append(
-            _lines(
+            rejected_lines(
                 ~band.isin(accepted),
                 "age_band",
                 data["age_band"],
@@ -1598,9 +1596,9 @@ def validate_counts(
     for column in present:
         numbers[column], count_problem = _count_column(data[column], column)
         problems.append(count_problem)
-    none_given = np.logical_and.reduce([_is_empty(data[c]).to_numpy() for c in present])
+    none_given = np.logical_and.reduce([is_empty(data[c]).to_numpy() for c in present])
     problems.append(
-        _lines(
+        rejected_lines(
             pd.Series(none_given, index=data.index),
             present[0],
             data[present[0]],
@@ -1610,7 +1608,7 @@ def validate_counts(
     key = canon[[c for c in ("period", "oblast", "placement_type", "age_band") if c in canon]]
     repeated, first = _first_row_of(key.astype({"placement_type": "string"}))
     problems.append(
-        _lines(
+        rejected_lines(
             repeated & key.notna().all(axis=1),
             _WHOLE_ROW,
             data["period"],
@@ -1643,41 +1641,41 @@ def _count_key_problems(
     freq: str,
 ) -> Iterable[pd.DataFrame]:
     types = ", ".join(PLACEMENT_TYPES)
-    empty = {c: _is_empty(data[c]) for c in ("period", "oblast", "placement_type")}
-    yield _lines(
+    empty = {c: is_empty(data[c]) for c in ("period", "oblast", "placement_type")}
+    yield rejected_lines(
         empty["period"],
         "period",
         data["period"],
         "period is empty; write a year (2019) or a month (2019-03)",
     )
-    yield _lines(period_problem.notna(), "period", data["period"], period_problem)
+    yield rejected_lines(period_problem.notna(), "period", data["period"], period_problem)
     words = {"YS": "yearly", "MS": "monthly"}
     other = "MS" if freq == "YS" else "YS"
-    yield _lines(
+    yield rejected_lines(
         kind == other,
         "period",
         data["period"],
         f"a {words[other]} period in a file of {words[freq]} counts; keep one kind of period per file",
     )
-    yield _lines(
+    yield rejected_lines(
         empty["oblast"],
         "oblast",
         data["oblast"],
         "oblast is empty; name the oblast, or all for the country",
     )
-    yield _lines(
+    yield rejected_lines(
         ~empty["oblast"] & canon["oblast"].isna(),
         "oblast",
         data["oblast"],
         "unknown oblast; " + _unknown_oblast_hint() + ", or all for the country",
     )
-    yield _lines(
+    yield rejected_lines(
         empty["placement_type"],
         "placement_type",
         data["placement_type"],
         f"placement_type is empty; use one of {types}",
     )
-    yield _lines(
+    yield rejected_lines(
         ~empty["placement_type"] & canon["placement_type"].isna(),
         "placement_type",
         data["placement_type"],
@@ -1689,7 +1687,7 @@ def _count_column(values: pd.Series, column: str) -> tuple[pd.Series, pd.DataFra
     """A count column as float (NaN = not published) and its problems."""
     numbers, given, not_whole = _whole_numbers(values)
     bad = not_whole | (given & (numbers < 0))
-    problem = _lines(
+    problem = rejected_lines(
         bad, column, values, f"{column} must be a whole number of children, 0 or more (or empty)"
     )
     return numbers.where(~bad), problem

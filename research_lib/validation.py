@@ -37,7 +37,6 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +46,16 @@ from research_lib.codebook import Codebook
 from research_lib.errors import InputError
 from research_lib.readers import read_table
 from research_lib.regions import load_oblasts, match_oblasts
+from research_lib.rejections import (
+    REJECTED_COLUMNS,
+    LoadResult,
+    as_written,
+    empty_rejected,
+    is_empty,
+    rejected_lines,
+    with_row_index,
+    with_value_labels,
+)
 from research_lib.vocab import (
     PLACEMENT_ALIASES,
     PLACEMENT_TYPES,
@@ -78,80 +87,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 #: Accepted ages (inclusive): children 8-17 answer, but care leavers and younger
 #: children read to by an adult are within reach of a survey.
 AGE_RANGE: tuple[int, int] = (5, 25)
-#: Columns of ``LoadResult.rejected``.
-REJECTED_COLUMNS: tuple[str, ...] = ("row", "column", "value", "problem")
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """What a loader returns: valid rows with canonical codes and every problem found.
-
-    Attributes
-    ----------
-    valid : DataFrame
-        One row per valid record, indexed by the spreadsheet row number (``row``).
-    rejected : DataFrame
-        Columns ``row, column, value, problem``; one line per problem, so a row
-        with two problems has two lines.
-    n_rows : int
-        Data rows in the input (header excluded).
-    source : Path or None
-        The file read, if any.
-    format : str
-        The format detected by the reader (``csv``, ``xlsx``, ``sav``, ``kobo-csv`` ...).
-    metadata : DataFrame
-        Columns kept aside (KoboToolbox / ODK metadata such as ``_uuid``), same index
-        as the input.
-    value_labels : dict
-        SPSS value labels per column, when the input had them.
-    """
-
-    valid: pd.DataFrame
-    rejected: pd.DataFrame
-    n_rows: int
-    source: Path | None = None
-    format: str = "frame"
-    metadata: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
-    value_labels: Mapping[str, Mapping] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        accounted = len(self.valid) + self.rejected["row"].nunique()
-        if accounted != self.n_rows:  # a bug, never bad input
-            raise AssertionError(f"rows lost: {self.n_rows} read, {accounted} accounted for")
-
-    @property
-    def n_valid(self) -> int:
-        """Rows that passed every rule."""
-        return len(self.valid)
-
-    @property
-    def n_rejected(self) -> int:
-        """Rows with at least one problem."""
-        return int(self.rejected["row"].nunique())
-
-    def problem_counts(self) -> pd.DataFrame:
-        """How many rows each kind of problem affected, most frequent first."""
-        kinds = self.rejected.assign(
-            kind=self.rejected["problem"].str.replace(r"\s*\(.*\)$", "", regex=True)
-        )
-        counts = kinds.groupby(["column", "kind"], sort=False)["row"].nunique()
-        return (
-            counts.rename("rows").reset_index().sort_values("rows", ascending=False, kind="stable")
-        )
-
-    def summary(self, first: int = 10) -> str:
-        """A short plain-text account: rows read / valid / rejected and the first problems."""
-        name = self.source.name if self.source is not None else "data"
-        lines = [
-            f"{name}: {self.n_rows} rows read, {self.n_valid} valid, {self.n_rejected} rejected "
-            f"({len(self.rejected)} problems)."
-        ]
-        for rec in self.rejected.head(first).itertuples(index=False):
-            value = "" if pd.isna(rec.value) else f" = {rec.value!r}"
-            lines.append(f"  row {rec.row}, {rec.column}{value}: {rec.problem}")
-        if len(self.rejected) > first:
-            lines.append(f"  … and {len(self.rejected) - first} more problems.")
-        return "\n".join(lines)
 
 
 def load_responses(path: str | Path, codebook: Codebook) -> LoadResult:
@@ -205,10 +140,10 @@ def validate_responses(
     background columns may be text or, with ``value_labels``, SPSS codes.
     """
     name = source.name if source is not None else "data"
-    data = _with_row_index(data)
+    data = with_row_index(data)
     _check_columns(data, codebook, name)
     value_labels = dict(value_labels or {})
-    malformed = malformed if malformed is not None else _empty_rejected()
+    malformed = malformed if malformed is not None else empty_rejected()
 
     texts = _background_text(data, value_labels)
     background = _canonical_background(data, texts)
@@ -218,7 +153,7 @@ def validate_responses(
     weight, weight_problems = _check_weight(data)
     problems.append(weight_problems)
 
-    rejected = pd.concat([p for p in problems if len(p)] or [_empty_rejected()], ignore_index=True)
+    rejected = pd.concat([p for p in problems if len(p)] or [empty_rejected()], ignore_index=True)
     rejected = (
         rejected.astype({"row": "int64"}).sort_values(["row"], kind="stable").reset_index(drop=True)
     )
@@ -249,20 +184,6 @@ def validate_responses(
 # ----------------------------------------------------------------------------- helpers
 
 
-def _empty_rejected() -> pd.DataFrame:
-    return pd.DataFrame(
-        {c: pd.Series(dtype="int64" if c == "row" else "object") for c in REJECTED_COLUMNS}
-    )
-
-
-def _with_row_index(data: pd.DataFrame) -> pd.DataFrame:
-    if data.index.name == "row":
-        return data
-    data = data.copy()
-    data.index = pd.RangeIndex(2, len(data) + 2, name="row")
-    return data
-
-
 def _check_columns(data: pd.DataFrame, codebook: Codebook, name: str) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
     if missing:
@@ -280,39 +201,6 @@ def _check_columns(data: pd.DataFrame, codebook: Codebook, name: str) -> None:
         )
 
 
-def _labelled(values: pd.Series, labels: Mapping | None) -> pd.Series:
-    """Replace SPSS codes by their value labels where the column has them."""
-    if not labels:
-        return values
-    mapping = {float(k): v for k, v in labels.items() if _is_number(k)}
-    numeric = pd.to_numeric(values, errors="coerce")
-    return numeric.map(mapping).where(numeric.map(mapping).notna(), values)
-
-
-def _is_empty(values: pd.Series) -> pd.Series:
-    """True where a cell is empty (missing, or only white space)."""
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return values.isna()
-    return as_text(values).isna()
-
-
-def _as_written(value: object) -> object:
-    """A cell as the user wrote it: ``30.0`` read from "30" shows as ``"30"``; missing as None."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _is_number(value: object) -> bool:
-    try:
-        float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 _TEXT_COLUMNS = ("respondent_id", "service_id", "placement_type", "oblast", "sex", "wave")
 
 
@@ -320,7 +208,7 @@ def _background_text(
     data: pd.DataFrame, value_labels: Mapping[str, Mapping]
 ) -> dict[str, pd.Series]:
     """The coded background columns as stripped text (SPSS codes replaced by labels), once."""
-    return {c: as_text(_labelled(data[c], value_labels.get(c))) for c in _TEXT_COLUMNS}
+    return {c: as_text(with_value_labels(data[c], value_labels.get(c))) for c in _TEXT_COLUMNS}
 
 
 def _canonical_background(data: pd.DataFrame, texts: Mapping[str, pd.Series]) -> pd.DataFrame:
@@ -348,31 +236,15 @@ def _as_categorical(codes: pd.Series, categories: tuple[str, ...]) -> pd.Categor
     return pd.Categorical.from_codes(lookup[index], categories=list(categories))
 
 
-def _lines(mask: pd.Series, column: str, raw: pd.Series, problem: str | pd.Series) -> pd.DataFrame:
-    """Rejected lines for the rows where ``mask`` is true."""
-    mask = mask.fillna(False).astype(bool)
-    if not mask.any():
-        return _empty_rejected()
-    rows = mask.index[mask.to_numpy()]
-    values = raw.loc[rows]
-    text = problem.loc[rows] if isinstance(problem, pd.Series) else problem
-    return pd.DataFrame(
-        {
-            "row": rows.to_numpy(dtype="int64"),
-            "column": column,
-            "value": [_as_written(v) for v in values],
-            "problem": text if isinstance(text, str) else text.to_numpy(),
-        }
-    )
-
-
 def _background_problems(
     data: pd.DataFrame, texts: Mapping[str, pd.Series], canon: pd.DataFrame
 ) -> Iterable[pd.DataFrame]:
     empty = {c: texts[c].isna() for c in _TEXT_COLUMNS}
-    empty["age"] = _is_empty(data["age"])
+    empty["age"] = is_empty(data["age"])
     for column in ("respondent_id", "service_id", "wave"):
-        yield _lines(empty[column], column, data[column], f"{column} is empty; every row needs one")
+        yield rejected_lines(
+            empty[column], column, data[column], f"{column} is empty; every row needs one"
+        )
 
     ids = canon["respondent_id"]
     repeated = ids.notna() & ids.duplicated(keep="first")
@@ -383,29 +255,29 @@ def _background_problems(
             + first_row.astype(str)
             + ")"
         )
-        yield _lines(repeated, "respondent_id", data["respondent_id"], problem)
+        yield rejected_lines(repeated, "respondent_id", data["respondent_id"], problem)
 
     types = ", ".join(PLACEMENT_TYPES)
-    yield _lines(
+    yield rejected_lines(
         empty["placement_type"],
         "placement_type",
         data["placement_type"],
         f"placement_type is empty; use one of {types}",
     )
-    yield _lines(
+    yield rejected_lines(
         ~empty["placement_type"] & canon["placement_type"].isna(),
         "placement_type",
         data["placement_type"],
         f"unknown placement type; use one of {types} or a Bulgarian label (ЦНСТ, приемна грижа, при близки и роднини, семейство, институция)",
     )
 
-    yield _lines(
+    yield rejected_lines(
         empty["oblast"],
         "oblast",
         data["oblast"],
         "oblast is empty; name the oblast by NUTS-3 code or name",
     )
-    yield _lines(
+    yield rejected_lines(
         ~empty["oblast"] & canon["oblast"].isna(),
         "oblast",
         data["oblast"],
@@ -414,9 +286,11 @@ def _background_problems(
 
     age_text = ~empty["age"] & canon["age"].isna()
     low, high = AGE_RANGE
-    yield _lines(empty["age"], "age", data["age"], "age is empty")
-    yield _lines(age_text, "age", data["age"], "age is not a number; write the age in whole years")
-    yield _lines(
+    yield rejected_lines(empty["age"], "age", data["age"], "age is empty")
+    yield rejected_lines(
+        age_text, "age", data["age"], "age is not a number; write the age in whole years"
+    )
+    yield rejected_lines(
         ~canon["age"].between(low, high) & canon["age"].notna(),
         "age",
         data["age"],
@@ -424,7 +298,7 @@ def _background_problems(
     )
 
     sex_given = ~empty["sex"]
-    yield _lines(
+    yield rejected_lines(
         sex_given & canon["sex"].isna(),
         "sex",
         data["sex"],
@@ -478,12 +352,12 @@ def _check_items(
                         {
                             "row": rows[where],
                             "column": item.id,
-                            "value": [_as_written(v) for v in raw.iloc[where]],
+                            "value": [as_written(v) for v in raw.iloc[where]],
                             "problem": problem,
                         }
                     )
                 )
-    problems = pd.concat(pieces, ignore_index=True) if pieces else _empty_rejected()
+    problems = pd.concat(pieces, ignore_index=True) if pieces else empty_rejected()
     return converted, problems
 
 
@@ -501,11 +375,11 @@ def _answer_allowed(
 
 def _check_weight(data: pd.DataFrame) -> tuple[pd.Series | None, pd.DataFrame]:
     if "weight" not in data.columns:
-        return None, _empty_rejected()
+        return None, empty_rejected()
     weight = pd.to_numeric(data["weight"], errors="coerce")
-    given = ~_is_empty(data["weight"])
+    given = ~is_empty(data["weight"])
     bad = given & ~(weight > 0)
-    return weight, _lines(
+    return weight, rejected_lines(
         bad, "weight", data["weight"], "weight must be a positive number (or empty)"
     )
 

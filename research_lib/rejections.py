@@ -1,0 +1,175 @@
+"""What every loader returns, and the rejected lines it builds.
+
+A loader (:func:`research_lib.validation.load_responses`,
+:func:`research_lib.placements.load_episodes`, ...) never drops a row silently:
+each row of the input ends up either in ``LoadResult.valid`` or, with one line
+per problem, in ``LoadResult.rejected`` (``row, column, value, problem``; ``row``
+as a spreadsheet numbers it, header = 1). The helpers here build those lines,
+so every loader words and numbers its problems the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from research_lib.vocab import as_text
+
+__all__ = [
+    "REJECTED_COLUMNS",
+    "LoadResult",
+    "empty_rejected",
+    "rejected_lines",
+    "with_row_index",
+    "with_value_labels",
+    "is_empty",
+    "as_written",
+]
+
+#: Columns of ``LoadResult.rejected``.
+REJECTED_COLUMNS: tuple[str, ...] = ("row", "column", "value", "problem")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a loader returns: valid rows with canonical codes and every problem found.
+
+    Attributes
+    ----------
+    valid : DataFrame
+        One row per valid record, indexed by the spreadsheet row number (``row``).
+    rejected : DataFrame
+        Columns ``row, column, value, problem``; one line per problem, so a row
+        with two problems has two lines.
+    n_rows : int
+        Data rows in the input (header excluded).
+    source : Path or None
+        The file read, if any.
+    format : str
+        The format detected by the reader (``csv``, ``xlsx``, ``sav``, ``kobo-csv`` ...).
+    metadata : DataFrame
+        Columns kept aside (KoboToolbox / ODK metadata such as ``_uuid``), same index
+        as the input.
+    value_labels : dict
+        SPSS value labels per column, when the input had them.
+    """
+
+    valid: pd.DataFrame
+    rejected: pd.DataFrame
+    n_rows: int
+    source: Path | None = None
+    format: str = "frame"
+    metadata: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    value_labels: Mapping[str, Mapping] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        accounted = len(self.valid) + self.rejected["row"].nunique()
+        if accounted != self.n_rows:  # a bug, never bad input
+            raise AssertionError(f"rows lost: {self.n_rows} read, {accounted} accounted for")
+
+    @property
+    def n_valid(self) -> int:
+        """Rows that passed every rule."""
+        return len(self.valid)
+
+    @property
+    def n_rejected(self) -> int:
+        """Rows with at least one problem."""
+        return int(self.rejected["row"].nunique())
+
+    def problem_counts(self) -> pd.DataFrame:
+        """How many rows each kind of problem affected, most frequent first."""
+        kinds = self.rejected.assign(
+            kind=self.rejected["problem"].str.replace(r"\s*\(.*\)$", "", regex=True)
+        )
+        counts = kinds.groupby(["column", "kind"], sort=False)["row"].nunique()
+        return (
+            counts.rename("rows").reset_index().sort_values("rows", ascending=False, kind="stable")
+        )
+
+    def summary(self, first: int = 10) -> str:
+        """A short plain-text account: rows read / valid / rejected and the first problems."""
+        name = self.source.name if self.source is not None else "data"
+        lines = [
+            f"{name}: {self.n_rows} rows read, {self.n_valid} valid, {self.n_rejected} rejected "
+            f"({len(self.rejected)} problems)."
+        ]
+        for rec in self.rejected.head(first).itertuples(index=False):
+            value = "" if pd.isna(rec.value) else f" = {rec.value!r}"
+            lines.append(f"  row {rec.row}, {rec.column}{value}: {rec.problem}")
+        if len(self.rejected) > first:
+            lines.append(f"  … and {len(self.rejected) - first} more problems.")
+        return "\n".join(lines)
+
+
+def empty_rejected() -> pd.DataFrame:
+    """A rejected table with no lines (typed columns ``row, column, value, problem``)."""
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c == "row" else "object") for c in REJECTED_COLUMNS}
+    )
+
+
+def with_row_index(data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` indexed by spreadsheet row number (2, 3, ... under a header) unless it already is."""
+    if data.index.name == "row":
+        return data
+    data = data.copy()
+    data.index = pd.RangeIndex(2, len(data) + 2, name="row")
+    return data
+
+
+def with_value_labels(values: pd.Series, labels: Mapping | None) -> pd.Series:
+    """Replace SPSS codes by their value labels where the column has them."""
+    if not labels:
+        return values
+    mapping = {float(k): v for k, v in labels.items() if _is_number(k)}
+    numeric = pd.to_numeric(values, errors="coerce")
+    return numeric.map(mapping).where(numeric.map(mapping).notna(), values)
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def is_empty(values: pd.Series) -> pd.Series:
+    """True where a cell is empty (missing, or only white space)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.isna()
+    return as_text(values).isna()
+
+
+def as_written(value: object) -> object:
+    """A cell as the user wrote it: ``30.0`` read from "30" shows as ``"30"``; missing as None."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def rejected_lines(
+    mask: pd.Series, column: str, raw: pd.Series, problem: str | pd.Series
+) -> pd.DataFrame:
+    """Rejected lines for the rows where ``mask`` is true."""
+    mask = mask.fillna(False).astype(bool)
+    if not mask.any():
+        return empty_rejected()
+    rows = mask.index[mask.to_numpy()]
+    values = raw.loc[rows]
+    text = problem.loc[rows] if isinstance(problem, pd.Series) else problem
+    return pd.DataFrame(
+        {
+            "row": rows.to_numpy(dtype="int64"),
+            "column": column,
+            "value": [as_written(v) for v in values],
+            "problem": text if isinstance(text, str) else text.to_numpy(),
+        }
+    )
