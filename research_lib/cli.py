@@ -10,8 +10,15 @@ validate RESPONSES --codebook CODEBOOK [--rejected-out FILE.csv]
     every row is valid, 1 when some were rejected, 2 when the file cannot be read.
 score RESPONSES --codebook CODEBOOK [--out FILE.csv]
     Validate, score and print mean domain scores by placement type.
-run STUDY [-p NAME=VALUE ...]
-    Run a study notebook through Papermill and export ``reports/<study>/<oblast>/report.html``.
+run STUDY [-p NAME=VALUE ...] [--force]
+    Run a study notebook through Papermill and export ``reports/<study>/<oblast>/report.html``
+    (skipped when nothing changed since its last successful run). Exit 0 when the
+    report is written or unchanged, 1 when the notebook failed, 2 for a bad parameter.
+batch STUDY --over oblast [--jobs N] [--force] [-p NAME=VALUE ...]
+    Run a study for the country and all 28 oblasts in parallel, then print a summary
+    (done / skipped / failed, each failure's error in one line) and rebuild
+    ``reports/index.html``. Exit 0 when all succeeded or were skipped, 1 when some
+    failed, 2 for a bad parameter (checked before any kernel starts).
 demo-data [--out DIR] [--seed N]
     Write the synthetic demo survey (and its README) to ``data/demo``.
 """
@@ -27,7 +34,7 @@ import pandas as pd
 
 from research_lib.codebook import load_codebook
 from research_lib.errors import InputError
-from research_lib.paths import DEMO_DIR, SURVEYS_DIR
+from research_lib.paths import DEMO_DIR, SURVEYS_DIR, display_path
 from research_lib.scoring import scored_table
 from research_lib.validation import LoadResult, load_responses
 
@@ -63,15 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     run = commands.add_parser("run", help="run a study notebook and export its HTML report")
-    run.add_argument("study", help="the study: qol")
-    run.add_argument(
-        "-p",
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a notebook parameter, e.g. -p oblast=plovdiv -p language=en (repeatable)",
+    run.add_argument("study", help="the study: " + ", ".join(_study_names()))
+    _add_run_options(run)
+
+    batch = commands.add_parser(
+        "batch", help="run a study for the country and every oblast, in parallel"
     )
+    batch.add_argument("study", help="the study: " + ", ".join(_study_names()))
+    batch.add_argument(
+        "--over",
+        choices=["oblast"],
+        required=True,
+        help="the parameter to vary: oblast (the country and the 28 oblasts)",
+    )
+    batch.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        help="runs at a time (default: the number of cores)",
+    )
+    _add_run_options(batch)
 
     demo = commands.add_parser("demo-data", help="write the synthetic demo data")
     demo.add_argument(
@@ -132,14 +151,63 @@ def _parse_parameters(pairs: Sequence[str]) -> dict[str, str]:
     return parameters
 
 
-def _run(args: argparse.Namespace) -> int:
-    from research_lib.paths import display_path
-    from research_lib.runs import run_study
+def _study_names() -> list[str]:
+    from research_lib.runs import STUDIES
 
-    out = run_study(args.study, _parse_parameters(args.parameter))
-    print(f"report: {display_path(out / 'report.html')}")
-    print(f"published figures: {display_path(out / 'published.csv')}")
-    return EXIT_OK
+    return sorted(STUDIES)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a notebook parameter, e.g. -p oblast=plovdiv -p language=en (repeatable)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="rerun even when inputs, parameters and code are unchanged",
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from research_lib.paths import REPORTS_DIR, display_path
+    from research_lib.runs import FAILED, SKIPPED, run_one
+
+    result = run_one(args.study, _parse_parameters(args.parameter), force=args.force)
+    if result.status == FAILED:
+        print(f"failed: {result.error}", file=sys.stderr)
+        print(f"executed notebook: {display_path(result.folder / f'{result.study}.ipynb')}")
+    else:
+        if result.status == SKIPPED:
+            print("unchanged since the last successful run: skipped (--force reruns)")
+        print(f"report: {display_path(result.folder / 'report.html')}")
+        if (result.folder / "published.csv").is_file():
+            print(f"published figures: {display_path(result.folder / 'published.csv')}")
+    print(f"index: {display_path(REPORTS_DIR / 'index.html')}")
+    return EXIT_REJECTED if result.status == FAILED else EXIT_OK
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from research_lib.paths import display_path
+    from research_lib.runs import run_batch
+
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}.")
+    batch = run_batch(
+        args.study,
+        _parse_parameters(args.parameter),
+        over=args.over,
+        jobs=args.jobs,
+        force=args.force,
+    )
+    print(batch.summary())
+    if batch.index is not None:
+        print(f"index: {display_path(batch.index)}")
+    return batch.exit_code
 
 
 def _demo_data(args: argparse.Namespace) -> int:
@@ -150,14 +218,20 @@ def _demo_data(args: argparse.Namespace) -> int:
         args.out, codebook, seed=DEFAULT_SEED if args.seed is None else args.seed
     )
     for name, path in paths.items():
-        print(f"{name}: {path}")
+        print(f"{name}: {display_path(path)}")
     return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handlers = {"validate": _validate, "score": _score, "run": _run, "demo-data": _demo_data}
+    handlers = {
+        "validate": _validate,
+        "score": _score,
+        "run": _run,
+        "batch": _batch,
+        "demo-data": _demo_data,
+    }
     try:
         return handlers[args.command](args)
     except InputError as err:

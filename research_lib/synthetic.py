@@ -304,10 +304,11 @@ def make_broken_survey(codebook: Codebook, seed: int = DEFAULT_SEED) -> pd.DataF
 def write_demo_data(
     directory: str | Path, codebook: Codebook, seed: int = DEFAULT_SEED
 ) -> dict[str, Path]:
-    """Write the demo survey, the broken file and the README into ``directory``.
+    """Write the demo survey, the broken file, the placement episodes and the README.
 
     Returns the paths written, by name: ``survey`` (UTF-8 CSV), ``broken``
-    (Windows-1251, semicolon-separated, with one line of the wrong length) and
+    (Windows-1251, semicolon-separated, with one line of the wrong length), the
+    episode files of :func:`research_lib.demo_episodes.write_demo_episodes` and
     ``readme``.
     """
     directory = Path(directory)
@@ -320,7 +321,12 @@ def write_demo_data(
     lines = broken.to_csv(index=False, sep=";", lineterminator="\n").splitlines()
     lines[18] = lines[18] + ";extra"  # a line with one field too many (row 19)
     paths["broken"].write_bytes(("\n".join(lines) + "\n").encode("cp1251"))
+    from research_lib.demo_episodes import readme_section, write_demo_episodes
+
+    paths.update(write_demo_episodes(directory, seed=seed))
     paths["readme"] = _write_readme(directory, survey, codebook, seed)
+    with paths["readme"].open("a", encoding="utf-8") as readme:
+        readme.write("\n" + readme_section(seed=seed))
     return paths
 
 
