@@ -39,3 +39,14 @@ def display_path(path: str | Path) -> str:
         return path.resolve().relative_to(PROJECT_ROOT).as_posix()
     except ValueError:
         return path.name
+
+
+def is_demo_data(path: str | Path | None) -> bool:
+    """Whether ``path`` lies in ``data/demo`` (synthetic data: the report then says so)."""
+    if path is None:
+        return False
+    try:
+        Path(path).resolve().relative_to(DEMO_DIR.resolve())
+    except ValueError:
+        return False
+    return True

@@ -50,6 +50,7 @@ import pandas as pd
 
 from research_lib.disclosure import to_published
 from research_lib.errors import InputError
+from research_lib.indicators import wilson_ci
 from research_lib.its import ITSResult, fit_its
 from research_lib.placements import (
     entry_age_band,
@@ -114,6 +115,7 @@ class PlacementAnalysis:
     regional: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     projection: object | None = field(default=None, repr=False)
     reform_date: pd.Timestamp = pd.Timestamp("2016-01-01")
+    periods_per_year: int = 12
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -185,27 +187,32 @@ def _monthly_population(data: PlacementData, periods: pd.Series) -> pd.Series | 
 
 
 def its_frame(
-    series: pd.DataFrame, reform_date: pd.Timestamp, population: pd.Series | None = None
+    series: pd.DataFrame,
+    reform_date: pd.Timestamp,
+    population: pd.Series | None = None,
+    periods_per_year: int = 12,
 ) -> pd.DataFrame:
-    """A monthly series laid out for :func:`research_lib.its.fit_its`.
+    """A monthly (or quarterly) series laid out for :func:`research_lib.its.fit_its`.
 
     Columns ``period, entries, time`` (1…T), ``intervention`` (0 before the
-    reform month, 1 from it), ``month`` (for the Fourier terms) and, when given,
-    ``population`` (the log offset).
+    reform period, 1 from it), ``season`` (month 1-12, or quarter 1-4, for the
+    Fourier terms) and, when given, ``population`` (the log offset).
     """
     frame = series[["period", "entries"]].sort_values("period").reset_index(drop=True)
     frame["time"] = np.arange(1, len(frame) + 1)
     frame["intervention"] = (pd.to_datetime(frame["period"]) >= reform_date).astype(int)
-    frame["month"] = pd.to_datetime(frame["period"]).dt.month
+    dates = pd.to_datetime(frame["period"])
+    frame["season"] = dates.dt.month if periods_per_year == 12 else dates.dt.quarter
     if population is not None:
         frame["population"] = population.to_numpy()
     return frame
 
 
 def _fit_entries_its(
-    monthly: pd.DataFrame, data: PlacementData, reform: pd.Timestamp
+    monthly: pd.DataFrame, data: PlacementData, reform: pd.Timestamp, periods_per_year: int
 ) -> tuple[ITSResult | None, pd.DataFrame, str]:
-    frame = its_frame(monthly, reform, _monthly_population(data, monthly["period"]))
+    population = _monthly_population(data, monthly["period"])
+    frame = its_frame(monthly, reform, population, periods_per_year)
     offset = "population" if "population" in frame else None
     try:
         result = fit_its(
@@ -215,9 +222,9 @@ def _fit_entries_its(
             "intervention",
             offset=offset,
             family="quasipoisson",
-            season="month",
-            harmonics=2,
-            period=12,
+            season="season",
+            harmonics=2 if periods_per_year == 12 else 1,
+            period=periods_per_year,
             slope_change=True,
         )
     except (InputError, ValueError, np.linalg.LinAlgError) as err:
@@ -225,19 +232,30 @@ def _fit_entries_its(
     return result, frame, ""
 
 
-def _complete_months(episodes: pd.DataFrame, as_of: pd.Timestamp) -> pd.Timestamp:
-    """The last day of the last complete month on or before ``as_of``."""
-    month_end = as_of + pd.offsets.MonthEnd(0)
-    return month_end if as_of == month_end else as_of - pd.offsets.MonthEnd(1)
+def _complete_periods(as_of: pd.Timestamp, periods_per_year: int) -> pd.Timestamp:
+    """The last day of the last complete month (or quarter) on or before ``as_of``."""
+    offset = pd.offsets.MonthEnd if periods_per_year == 12 else pd.offsets.QuarterEnd
+    period_end = as_of + offset(0)
+    return period_end if as_of == period_end else as_of - offset(1)
+
+
+#: Series frequencies the time series accepts, with their periods per year.
+FREQUENCIES: dict[str, int] = {"MS": 12, "QS": 4}
 
 
 def analyse(
     data: PlacementData,
     reform_date: str | pd.Timestamp = "2016-01-01",
+    frequency: str = "MS",
     projection_horizon: int = 2040,
 ) -> PlacementAnalysis:
     """All analyses of the placement study for the scope of ``data``."""
     reform = pd.Timestamp(reform_date)
+    if frequency not in FREQUENCIES:
+        raise InputError(
+            f"frequency {frequency!r} is not supported; use MS (monthly) or QS (quarterly)."
+        )
+    per_year = FREQUENCIES[frequency]
     notes: dict[str, str] = {}
     yearly = _yearly(data)
     its: dict[str, ITSResult] = {}
@@ -248,10 +266,10 @@ def analyse(
     indicators = pd.DataFrame()
     if data.kind == "episodes":
         scoped = data.scoped
-        end = _complete_months(scoped, data.as_of)
-        monthly = episodes_to_series(scoped, freq="MS", by=("placement_type",), end=end)
+        end = _complete_periods(data.as_of, per_year)
+        monthly = episodes_to_series(scoped, freq=frequency, by=("placement_type",), end=end)
         inst = monthly[monthly["placement_type"].astype(str) == "institution"]
-        result, frame, why = _fit_entries_its(inst, data, reform)
+        result, frame, why = _fit_entries_its(inst, data, reform, per_year)
         its_data["institution"] = frame
         if result is not None:
             its["institution"] = result
@@ -263,9 +281,9 @@ def analyse(
             & young["placement_type"].astype(str).isin(RESIDENTIAL)
         ]
         monthly_young = episodes_to_series(
-            young, freq="MS", by=None, start=scoped["start_date"].min(), end=end
+            young, freq=frequency, by=None, start=scoped["start_date"].min(), end=end
         )
-        result, frame, why = _fit_entries_its(monthly_young, data, reform)
+        result, frame, why = _fit_entries_its(monthly_young, data, reform, per_year)
         its_data["residential_0_3"] = frame
         if result is not None:
             its["residential_0_3"] = result
@@ -285,8 +303,14 @@ def analyse(
             indicators = care_indicators(data.episodes, data.population)
         else:
             notes["indicators"] = "no population"
+        regional = _regional(data, reform)
+        stock = young_residential_in_care(
+            scoped, range(scoped["start_date"].min().year, data.as_of.year + 1)
+        )
+        projection = _projection(stock, data.as_of.year, projection_horizon)
     else:
         notes["episodes"] = "counts only"
+        regional, projection = {}, None
     return PlacementAnalysis(
         yearly=yearly,
         entries_0_3=entries_0_3,
@@ -295,9 +319,68 @@ def analyse(
         indicators=indicators,
         time_in_care=tic,
         exits=exits,
+        regional=regional,
+        projection=projection,
         reform_date=reform,
+        periods_per_year=per_year,
         notes=notes,
     )
+
+
+def young_residential_in_care(episodes: pd.DataFrame, years) -> pd.DataFrame:
+    """Children aged 0-3 on 31 December in residential care (ЦНСТ or institution), per year.
+
+    Age on the day is taken from ``birth_date`` where known, else from
+    ``age_at_start`` plus the time since the start.
+    """
+    residential = episodes[episodes["placement_type"].astype(str).isin(RESIDENTIAL)]
+    start = residential["start_date"]
+    end = residential["end_date"]
+    rows = []
+    for year in years:
+        day = pd.Timestamp(year=year, month=12, day=31)
+        open_then = (start <= day) & (end.isna() | (end > day))
+        sub = residential[open_then]
+        elapsed = (day - sub["start_date"]).dt.days / 365.25
+        age = ((day - sub["birth_date"]).dt.days / 365.25).where(
+            sub["birth_date"].notna(), sub["age_at_start"] + elapsed
+        )
+        rows.append({"year": year, "in_care": int((age < 4).sum())})
+    return pd.DataFrame(rows)
+
+
+def _regional(data: PlacementData, reform: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Foster growth since the year before the reform, and the family-based share, per oblast."""
+    from research_lib.regional import family_based_share, foster_growth, funnel_proportions
+
+    series = episodes_to_series(
+        data.episodes, freq="YS", by=("oblast", "placement_type"), end=data.as_of
+    )
+    last = data.as_of.year
+    growth = foster_growth(series, reform.year - 1, last, value="in_care_end")
+    funnel = funnel_proportions(family_based_share(series, last))
+    return {"growth": growth, "funnel": funnel}
+
+
+def _projection(stock: pd.DataFrame, last_year: int, horizon: int):
+    """Extrapolate the last seven years' trend of 0-3-year-olds in residential care to zero."""
+    from research_lib.projection import project_to_target
+
+    window = stock[stock["year"] > last_year - 7]
+    if window["in_care"].sum() == 0:
+        return None
+    try:
+        return project_to_target(
+            stock,
+            "year",
+            "in_care",
+            target=0,
+            horizon_end=horizon,
+            family="quasipoisson",
+            fit_from=last_year - 6,
+        )
+    except (InputError, ValueError):
+        return None
 
 
 def _figures(
@@ -343,12 +426,14 @@ def _count_figures(table: str, yearly: pd.DataFrame, column: str) -> pd.DataFram
     return pd.concat(parts, ignore_index=True)
 
 
-def _its_figures(table: str, group: str, result: ITSResult, frame: pd.DataFrame) -> pd.DataFrame:
+def _its_figures(
+    table: str, group: str, result: ITSResult, frame: pd.DataFrame, periods_per_year: int
+) -> pd.DataFrame:
     """Level change, and trend / slope change per year (monthly rate ratios to the 12th power)."""
     t = result.table
     n = int(frame["entries"].sum())
     rows = [("level_change", 1)] + [
-        (name, 12) for name in ("slope_change", "trend") if name in t.index
+        (name, periods_per_year) for name in ("slope_change", "trend") if name in t.index
     ]
     measures, values, lows, highs = [], [], [], []
     for term, power in rows:
@@ -386,7 +471,11 @@ def published_figures(
         ("residential_0_3", "its_residential_entries_0_3"),
     ):
         if key in analysis.its:
-            parts.append(_its_figures(table, key, analysis.its[key], analysis.its_data[key]))
+            parts.append(
+                _its_figures(
+                    table, key, analysis.its[key], analysis.its_data[key], analysis.periods_per_year
+                )
+            )
     ind = analysis.indicators
     if len(ind):
         latest = ind[ind["year"] == ind["year"].max()]
@@ -439,12 +528,65 @@ def published_figures(
 
 
 def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
-    """Foster growth and family-based shares per oblast (filled in when computed)."""
-    return [
-        frame
-        for frame in analysis.regional.values()
-        if isinstance(frame, pd.DataFrame) and "table" in frame
-    ]
+    """Foster growth and family-based shares per oblast, and the 0-3 projection, as figures."""
+    parts = []
+    growth = analysis.regional.get("growth")
+    if growth is not None and len(growth):
+        parts.append(
+            _figures(
+                "foster_growth",
+                growth["oblast"],
+                "growth_ratio",
+                growth["count_end"],
+                growth["growth"],
+                growth["ci_low"],
+                growth["ci_high"],
+            )
+        )
+        parts.append(
+            _figures(
+                "foster_growth",
+                growth["oblast"],
+                "lagging",
+                growth["count_end"],
+                growth["lagging"].astype(float),
+            )
+        )
+    funnel = analysis.regional.get("funnel")
+    if funnel is not None and len(funnel):
+        count, total = funnel["count"].sum(), funnel["total"].sum()
+        _, low, high = wilson_ci(np.array([count]), np.array([total]))
+        parts.append(
+            _figures(
+                "family_based_share",
+                [*funnel["oblast"], "all"],
+                "share",
+                [*funnel["total"], total],
+                [*funnel["share"], count / total],
+                [*funnel["ci_low"], float(np.asarray(low)[0])],
+                [*funnel["ci_high"], float(np.asarray(high)[0])],
+                by="oblast",
+            )
+        )
+    result = analysis.projection
+    if result is not None:
+        observed = result.table.loc[~result.table["is_projection"], "observed"]
+        parts.append(
+            _figures(
+                "projection_0_3_residential",
+                ["residential_0_3"],
+                ["target_year"],
+                [int(observed.tail(7).sum())],
+                [_or_nan(result.target_year)],
+                [_or_nan(result.target_year_low)],
+                [_or_nan(result.target_year_high)],
+            )
+        )
+    return parts
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
 
 
 def _shown(published: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -457,7 +599,7 @@ def _pct_fall(rate_ratio: float) -> float:
 
 
 def key_findings(
-    published: pd.DataFrame, reform_date: pd.Timestamp, language: str = "bg"
+    published: pd.DataFrame, reform_date: pd.Timestamp, language: str = "bg", horizon: int = 2040
 ) -> list[str]:
     """Plain-language findings from published figures only (never a suppressed one)."""
     from research_lib.labels import text
@@ -536,8 +678,10 @@ def key_findings(
     projection = published[published["table"] == "projection_0_3_residential"]
     if len(projection):
         row = projection.iloc[0]
-        if row["suppressed"] or pd.isna(row["value"]):
+        if row["suppressed"]:
             pass
+        elif pd.isna(row["value"]):
+            out.append(text("placements.finding_projection_none", language, horizon=horizon))
         else:
             out.append(
                 text(
@@ -588,3 +732,280 @@ def data_and_method(
         paragraphs.append(text("placements.method_time", language))
     paragraphs.append(text("qol.method_disclosure", language, min_cell=min_cell))
     return paragraphs
+
+
+# ----------------------------------------------------------------------------- report views
+
+
+def its_table(published: pd.DataFrame, table: str, language: str = "bg") -> pd.DataFrame:
+    """The ITS rate ratios of one published table, one row per term."""
+    from research_lib.labels import text
+    from research_lib.reporting import format_estimate
+
+    rows = published[published["table"] == table]
+    out = {
+        text(f"placements.term_{m}", language): format_estimate(v, lo, hi, language, 3)
+        for m, v, lo, hi in zip(
+            rows["measure"], rows["value"], rows["ci_low"], rows["ci_high"], strict=True
+        )
+    }
+    frame = pd.DataFrame({text("placements.col_rr", language): out})
+    frame.index.name = ""
+    return frame
+
+
+def count_table(published: pd.DataFrame, table: str, language: str = "bg") -> pd.DataFrame:
+    """Counts by year (rows) and placement type (columns); suppressed counts as "—"."""
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import format_number
+    from research_lib.vocab import PLACEMENT_TYPES
+
+    rows = published[published["table"] == table]
+    cells = rows.assign(cell=[format_number(v, language, 0) for v in rows["value"]])
+    layout = cells.pivot_table(
+        index="measure", columns="group", values="cell", aggfunc="first", sort=False
+    )
+    order = [g for g in (*PLACEMENT_TYPES, "all") if g in layout.columns]
+    layout = layout[order]
+    layout.columns = [
+        text("dimension.all", language)
+        if g == "all"
+        else group_label("placement_type", g, language)
+        for g in order
+    ]
+    layout.index.name = text("placements.col_year", language)
+    return layout.fillna(text("common.suppressed", language))
+
+
+def indicator_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
+    """The latest year's formal-care indicators: oblasts (rows, the country first) by indicator."""
+    from research_lib.labels import text
+    from research_lib.regions import oblast_name
+    from research_lib.reporting import format_estimate
+
+    rows = published[published["table"] == "indicators_latest"]
+    if rows.empty:
+        return pd.DataFrame()
+    digits = {"residential_to_family_ratio": 2, "exits_residential_to_family_share": 2}
+    cells = rows.assign(
+        cell=[
+            format_estimate(v, lo, hi, language, digits.get(m, 0))
+            for m, v, lo, hi in zip(
+                rows["measure"], rows["value"], rows["ci_low"], rows["ci_high"], strict=True
+            )
+        ]
+    )
+    layout = cells.pivot_table(
+        index="group", columns="measure", values="cell", aggfunc="first", sort=False
+    )
+    groups = ["all"] + sorted(g for g in layout.index if g != "all")
+    layout = layout.reindex([g for g in groups if g in layout.index])
+    layout.index = [oblast_name(g, language) for g in layout.index]
+    layout.index.name = text("dimension.oblast", language)
+    layout.columns = [text(f"placements.indicator_{m}", language) for m in layout.columns]
+    return layout.fillna(text("common.suppressed", language))
+
+
+def time_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
+    """Median and quartiles of time in care by placement type."""
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import format_estimate, format_number
+
+    rows = published[published["table"] == "time_in_care"]
+    if rows.empty:
+        return pd.DataFrame()
+    out = {}
+    for group, sub in rows.groupby("group", sort=False):
+        sub = sub.set_index("measure")
+        out[group_label("placement_type", group, language)] = {
+            text("common.n", language): format_number(sub["n"].max(), language, 0),
+            text("placements.median_months", language): format_estimate(
+                sub.loc["median_months", "value"],
+                sub.loc["median_months", "ci_low"],
+                sub.loc["median_months", "ci_high"],
+                language,
+            ),
+            text("placements.q25_months", language): format_number(
+                sub.loc["q25_months", "value"], language
+            ),
+            text("placements.q75_months", language): format_number(
+                sub.loc["q75_months", "value"], language
+            ),
+        }
+    frame = pd.DataFrame(out).T
+    frame.index.name = text("dimension.placement_type", language)
+    return frame
+
+
+def exits_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
+    """Cumulative incidence of each way of leaving within 12 months (%), by placement type."""
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import format_estimate
+
+    rows = published[published["table"] == "exits_within_12m"]
+    if rows.empty:
+        return pd.DataFrame()
+    cells = rows.assign(
+        cell=[
+            format_estimate(100 * v if pd.notna(v) else v, 100 * lo, 100 * hi, language, 1)
+            for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)
+        ]
+    )
+    layout = cells.pivot_table(
+        index="measure", columns="group", values="cell", aggfunc="first", sort=False
+    )
+    layout.columns = [group_label("placement_type", g, language) for g in layout.columns]
+    layout.index = [text(f"placements.exit_{m}", language) for m in layout.index]
+    layout.index.name = ""
+    return layout.fillna(text("common.suppressed", language))
+
+
+def plot_counts(published: pd.DataFrame, table: str, language: str = "bg", ax=None):
+    """Counts by year, one line per placement type in its report colour (shown figures only)."""
+    import matplotlib.pyplot as plt
+
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import PLACEMENT_COLOURS
+
+    rows = published[
+        (published["table"] == table)
+        & ~published["suppressed"].astype(bool)
+        & (published["group"] != "all")
+    ]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.2))
+    for group, colour in PLACEMENT_COLOURS.items():
+        sub = rows[rows["group"] == group]
+        if len(sub):
+            ax.plot(
+                sub["measure"].astype(int),
+                sub["value"],
+                marker="o",
+                ms=3,
+                color=colour,
+                label=group_label("placement_type", group, language),
+            )
+    ax.set_xlabel(text("placements.col_year", language))
+    ax.set_ylabel(text("common.n", language))
+    ax.legend(frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_its_safe(result: ITSResult, min_cell: int, language: str = "bg", ax=None):
+    """The ITS plot with months of fewer than ``min_cell`` entries left out of the observed points.
+
+    The fitted and counterfactual lines are model estimates and are always drawn.
+    """
+    import dataclasses
+
+    from research_lib.its import plot_its
+    from research_lib.labels import text
+
+    observed = result.observed.where(result.observed >= min_cell)
+    safe = dataclasses.replace(result, observed=observed)
+    labels = {
+        "observed": text("placements.its_observed", language),
+        "fitted": text("placements.its_fitted", language),
+        "counterfactual": text("placements.its_counterfactual", language),
+        "intervention": text("placements.its_intervention", language),
+        "y": text("placements.its_y", language),
+        "x": text("placements.its_x", language),
+    }
+    return plot_its(safe, ax=ax, labels=labels)
+
+
+def is_demo(data: PlacementData) -> bool:
+    """Whether the records are the synthetic demo data (the report then says so)."""
+    from research_lib.paths import is_demo_data
+
+    return is_demo_data(data.load.source)
+
+
+def growth_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
+    """Foster-care growth per oblast with its CI and the lagging flag, slowest first."""
+    from research_lib.labels import text
+    from research_lib.regions import oblast_name
+    from research_lib.reporting import format_estimate
+
+    rows = published[published["table"] == "foster_growth"]
+    if rows.empty:
+        return pd.DataFrame()
+    growth = rows[rows["measure"] == "growth_ratio"].set_index("group")
+    lagging = rows[rows["measure"] == "lagging"].set_index("group")["value"]
+    order = growth["value"].sort_values(na_position="last").index
+    frame = pd.DataFrame(
+        {
+            text("placements.col_growth", language): [
+                format_estimate(
+                    growth.loc[g, "value"],
+                    growth.loc[g, "ci_low"],
+                    growth.loc[g, "ci_high"],
+                    language,
+                    2,
+                )
+                for g in order
+            ],
+            text("placements.col_lagging", language): [
+                text("common.suppressed", language)
+                if pd.isna(lagging.get(g))
+                else text("common.yes" if lagging.get(g) == 1 else "common.no", language)
+                for g in order
+            ],
+        },
+        index=[oblast_name(g, language) for g in order],
+    )
+    frame.index.name = text("dimension.oblast", language)
+    return frame
+
+
+def plot_share_funnel(
+    analysis: PlacementAnalysis, published: pd.DataFrame, language: str = "bg", ax=None
+):
+    """Funnel plot of the family-based share per oblast; lagging oblasts highlighted.
+
+    Only oblasts whose share is published (not suppressed) are drawn.
+    """
+    from research_lib.labels import text
+    from research_lib.regional import plot_funnel
+
+    shown = published[
+        (published["table"] == "family_based_share") & ~published["suppressed"].astype(bool)
+    ]
+    funnel = analysis.regional["funnel"]
+    funnel = funnel[funnel["oblast"].isin(set(shown["group"]))]
+    growth = published[
+        (published["table"] == "foster_growth") & (published["measure"] == "lagging")
+    ]
+    lagging = growth.loc[growth["value"] == 1, "group"].tolist()
+    labels = {
+        "x": text("placements.funnel_x", language),
+        "y": text("placements.funnel_y", language),
+        "national": text("placements.funnel_national", language),
+        "limit": text("placements.funnel_limit", language, level="{level}"),
+    }
+    return plot_funnel(funnel, ax=ax, labels=labels, highlight=lagging, language=language)
+
+
+def plot_projection_safe(
+    result, published: pd.DataFrame, min_cell: int, language: str = "bg", ax=None
+):
+    """The 0-3 projection plot, observed counts below ``min_cell`` left out (the trend lines stay)."""
+    import dataclasses
+
+    from research_lib.labels import text
+    from research_lib.projection import plot_projection
+
+    table = result.table.copy()
+    table["observed"] = table["observed"].where(table["observed"] >= min_cell)
+    safe = dataclasses.replace(result, table=table)
+    labels = {
+        "y": text("placements.projection_y", language),
+        "x": text("placements.col_year", language),
+        "observed": text("placements.projection_observed", language),
+        "fitted": text("placements.projection_fitted", language),
+        "projection": text("placements.projection_line", language),
+        "interval": text("placements.projection_interval", language, level="{level}"),
+        "target": text("placements.projection_target", language),
+    }
+    return plot_projection(safe, ax=ax, labels=labels)

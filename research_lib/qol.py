@@ -607,13 +607,9 @@ def quality_note(
 
 def is_demo(responses: str | Path) -> bool:
     """Whether ``responses`` is the synthetic demo data (the report then says so)."""
-    from research_lib.paths import DEMO_DIR
+    from research_lib.paths import is_demo_data
 
-    try:
-        Path(responses).resolve().relative_to(DEMO_DIR.resolve())
-    except ValueError:
-        return False
-    return True
+    return is_demo_data(responses)
 
 
 def comparison_table(
