@@ -1,0 +1,61 @@
+"""The children's page: short, from shown figures only, no numbers from small groups."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from research_lib.children_page import children_page_html, children_summary
+
+
+def published(rows):
+    frame = pd.DataFrame(
+        rows, columns=["table", "group", "measure", "n", "value", "ci_low", "ci_high", "suppressed"]
+    )
+    return frame
+
+
+BASE = [
+    ("sample", "all", "children", 400, 400, np.nan, np.nan, False),
+    ("means_by_placement_type", "all", "homeliness", 400, 60.0, 58, 62, False),
+    ("means_by_placement_type", "all", "friends_leisure", 400, 72.0, 70, 74, False),
+    ("means_by_placement_type", "all", "participation", 400, 55.0, 53, 57, False),
+    ("difference_vs_reference", "cnst", "participation", 120, -9.0, -13, -5, False),
+    ("difference_vs_reference", "cnst", "homeliness", 120, -2.0, -6, 2, False),
+    ("difference_vs_reference", "institution", "homeliness", np.nan, np.nan, np.nan, np.nan, True),
+]
+
+
+def test_shortfalls_come_only_from_clear_shown_differences(qol_codebook):
+    summary = children_summary(published(BASE), qol_codebook, "bg")
+    assert summary.better == [
+        "Децата, които живеят в ЦНСТ, по-рядко казват, че възрастните ги питат какво мислят."
+    ]
+    assert summary.asks[0].startswith("Да питат децата какво мислят")
+    assert "приятели" in summary.good[0]  # highest mean first
+    # the suppressed institution difference and the unclear ЦНСТ one are not mentioned
+    assert not any("институция" in s for s in summary.better)
+    assert len(summary.better) == 1
+
+
+def test_without_clear_differences_the_lowest_domains_are_named(qol_codebook):
+    rows = [r for r in BASE if r[0] != "difference_vs_reference"]
+    summary = children_summary(published(rows), qol_codebook, "en")
+    assert summary.better[0].startswith("Some children are not happy")
+
+
+def test_page_has_no_numbers_but_the_protected_total(qol_codebook):
+    page = children_page_html(children_summary(published(BASE), qol_codebook, "bg"))
+    visible = re.sub(r"<[^>]+>", " ", page.split("<body>")[1])
+    numbers = set(re.findall(r"\d[\d\u00a0 ]*", visible))
+    assert {n.strip() for n in numbers} <= {"400", "18", "116 111"}
+    assert 'lang="bg"' in page and "116 111" in page
+
+
+def test_suppressed_total_is_not_shown(qol_codebook):
+    rows = [("sample", "all", "children", np.nan, np.nan, np.nan, np.nan, True), *BASE[1:]]
+    summary = children_summary(published(rows), qol_codebook, "bg")
+    assert summary.n_children is None
+    assert "Отговориха" not in children_page_html(summary)
