@@ -149,6 +149,10 @@ def analyse(
 ) -> QolAnalysis:
     """Reliability, descriptives, adjusted comparisons and change between waves.
 
+    An optional ``weight`` column (survey weights) is honoured: weighted means and
+    shares, and weighted least squares with cluster-robust errors for the
+    comparisons (the mixed model takes no weights).
+
     Comparisons are of the wave analysed, by placement type against
     ``reference``, adjusted for ``covariates``, with children nested in
     ``cluster`` (random-intercept mixed model; see :func:`research_lib.compare.compare_groups`).
@@ -158,13 +162,17 @@ def analyse(
     current = data.current
     valid_now = data.load.valid[data.load.valid["respondent_id"].isin(current.index)]
     rel = reliability(valid_now, book, n_boot=n_boot, seed=seed)
+    weight = "weight" if "weight" in current.columns and current["weight"].notna().any() else None
     descriptives = pd.concat(
-        [describe_scores(current, domains, by=None)]
-        + [describe_scores(current, domains, by=d, overall=False) for d in DIMENSIONS],
+        [describe_scores(current, domains, by=None, weight=weight)]
+        + [
+            describe_scores(current, domains, by=d, overall=False, weight=weight)
+            for d in DIMENSIONS
+        ],
         ignore_index=True,
     )
     comparisons, why_not = _comparisons(
-        current, domains, reference, covariates, cluster, correction
+        current, domains, reference, covariates, cluster, correction, weight
     )
     waves = pd.DataFrame()
     if len(data.waves) >= 2:
@@ -205,6 +213,7 @@ def _comparisons(
     covariates: Sequence[str],
     cluster: str,
     correction: str,
+    weight: str | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """Adjusted comparisons, or an empty table and the reason when none can be made.
 
@@ -224,6 +233,7 @@ def _comparisons(
             reference=reference,
             covariates=list(covariates),
             cluster=cluster,
+            weights=weight,
             correction=correction,
         )
     except InputError as err:

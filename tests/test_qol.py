@@ -142,3 +142,27 @@ def test_same_inputs_same_tables(demo_file, qol_codebook, national):
     data = qol.prepare(demo_file, qol_codebook)
     again = qol.published_figures(qol.analyse(data, n_boot=50))
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_survey_weights_are_honoured(demo_file, qol_codebook, tmp_path):
+    """Weights: doubling the weight of ЦНСТ children moves the overall mean toward theirs."""
+    survey = pd.read_csv(demo_file)
+    survey["weight"] = np.where(survey["placement_type"].isin(["cnst", "ЦНСТ"]), 3.0, 1.0)
+    path = tmp_path / "weighted.csv"
+    survey.to_csv(path, index=False)
+    plain = qol.analyse(qol.prepare(demo_file, qol_codebook), n_boot=20)
+    weighted = qol.analyse(qol.prepare(path, qol_codebook), n_boot=20)
+
+    def overall(analysis, domain):
+        d = analysis.descriptives
+        return d[(d["by"] == "all") & (d["outcome"] == domain)]["mean"].iloc[0]
+
+    def cnst(analysis, domain):
+        d = analysis.descriptives
+        return d[(d["group"] == "cnst") & (d["outcome"] == domain)]["mean"].iloc[0]
+
+    domain = "independent_living"
+    assert abs(overall(weighted, domain) - cnst(weighted, domain)) < abs(
+        overall(plain, domain) - cnst(plain, domain)
+    )
+    assert weighted.comparisons["method"].str.contains("weight|WLS", case=False).all()
