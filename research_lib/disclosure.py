@@ -70,6 +70,7 @@ __all__ = [
     "recoverable_cells",
     "protect_counts",
     "count_figures",
+    "figure_rows",
     "to_published",
     "write_published",
     "read_published",
@@ -468,6 +469,41 @@ def count_figures(
 
 
 # --------------------------------------------------------------------------- published.csv
+
+
+def figure_rows(
+    table: str,
+    group: object,
+    measure: object,
+    n: object,
+    value: object,
+    low: object = np.nan,
+    high: object = np.nan,
+    by: str | None = None,
+) -> pd.DataFrame:
+    """Figures in the ``published.csv`` layout, before suppression (each argument a value or a column).
+
+    ``by`` names the grouping variable the rows partition (used for complementary
+    suppression against the ``all`` row); by default the table name.
+
+    Examples
+    --------
+    >>> figure_rows("sample", ["all", "cnst"], "children", [40, 12], [40, 12])["group"].tolist()
+    ['all', 'cnst']
+    """
+    frame = pd.DataFrame(
+        {
+            "table": table,
+            "group": group,
+            "measure": measure,
+            "n": n,
+            "value": value,
+            "ci_low": low,
+            "ci_high": high,
+        }
+    )
+    frame["by"] = by if by is not None else table
+    return frame
 
 
 def to_published(

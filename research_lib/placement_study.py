@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from research_lib.disclosure import to_published
+from research_lib.disclosure import figure_rows, to_published
 from research_lib.errors import InputError
 from research_lib.indicators import wilson_ci
 from research_lib.its import ITSResult, fit_its
@@ -383,30 +383,12 @@ def _projection(stock: pd.DataFrame, last_year: int, horizon: int):
         return None
 
 
-def _figures(
-    table: str, group, measure, n, value, low=np.nan, high=np.nan, by: str | None = None
-) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "table": table,
-            "group": group,
-            "measure": measure,
-            "n": n,
-            "value": value,
-            "ci_low": low,
-            "ci_high": high,
-        }
-    )
-    frame["by"] = by if by is not None else table
-    return frame
-
-
 def _count_figures(table: str, yearly: pd.DataFrame, column: str) -> pd.DataFrame:
     """Counts by placement type and year, with the year's total as group ``all``."""
     rows = yearly.dropna(subset=[column])
     total = rows.groupby("year", as_index=False)[column].sum()
     parts = [
-        _figures(
+        figure_rows(
             table,
             rows["placement_type"].astype(str),
             rows["year"].astype(str),
@@ -414,7 +396,7 @@ def _count_figures(table: str, yearly: pd.DataFrame, column: str) -> pd.DataFram
             rows[column],
             by="placement_type",
         ),
-        _figures(
+        figure_rows(
             table,
             "all",
             total["year"].astype(str),
@@ -441,7 +423,7 @@ def _its_figures(
         values.append(t.loc[term, "estimate"] ** power)
         lows.append(t.loc[term, "ci_low"] ** power)
         highs.append(t.loc[term, "ci_high"] ** power)
-    return _figures(table, group, measures, n, values, lows, highs)
+    return figure_rows(table, group, measures, n, values, lows, highs)
 
 
 _INDICATOR_NAMES = {"exits_residential_to_family": "exits_residential_to_family_share"}
@@ -458,7 +440,7 @@ def published_figures(
     young = analysis.entries_0_3
     if len(young):
         parts.append(
-            _figures(
+            figure_rows(
                 "entries_0_3_residential_by_year",
                 "residential",
                 young["year"].astype(str),
@@ -482,7 +464,7 @@ def published_figures(
         if "age_band" in latest:
             latest = latest[latest["age_band"].isna() | (latest["age_band"].astype(str) == "0-17")]
         parts.append(
-            _figures(
+            figure_rows(
                 "indicators_latest",
                 latest["oblast"].astype(str),
                 latest["indicator"].replace(_INDICATOR_NAMES),
@@ -496,7 +478,7 @@ def published_figures(
     if len(tic):
         for stat in ("median", "q25", "q75"):
             parts.append(
-                _figures(
+                figure_rows(
                     "time_in_care",
                     tic["placement_type"].astype(str),
                     f"{stat}_months",
@@ -510,7 +492,7 @@ def published_figures(
     if len(exits):
         at12 = exits[exits["horizon"] == 12]
         parts.append(
-            _figures(
+            figure_rows(
                 "exits_within_12m",
                 at12["placement_type"].astype(str),
                 at12["reason"].astype(str),
@@ -533,7 +515,7 @@ def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
     growth = analysis.regional.get("growth")
     if growth is not None and len(growth):
         parts.append(
-            _figures(
+            figure_rows(
                 "foster_growth",
                 growth["oblast"],
                 "growth_ratio",
@@ -544,7 +526,7 @@ def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
             )
         )
         parts.append(
-            _figures(
+            figure_rows(
                 "foster_growth",
                 growth["oblast"],
                 "lagging",
@@ -557,7 +539,7 @@ def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
         count, total = funnel["count"].sum(), funnel["total"].sum()
         _, low, high = wilson_ci(np.array([count]), np.array([total]))
         parts.append(
-            _figures(
+            figure_rows(
                 "family_based_share",
                 [*funnel["oblast"], "all"],
                 "share",
@@ -572,7 +554,7 @@ def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
     if result is not None:
         observed = result.table.loc[~result.table["is_projection"], "observed"]
         parts.append(
-            _figures(
+            figure_rows(
                 "projection_0_3_residential",
                 ["residential_0_3"],
                 ["target_year"],

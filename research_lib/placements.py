@@ -89,7 +89,9 @@ from research_lib.rejections import (
     as_written,
     empty_rejected,
     is_empty,
+    placement_and_oblast_problems,
     rejected_lines,
+    unknown_oblast_hint,
     with_row_index,
     with_value_labels,
 )
@@ -428,11 +430,6 @@ def _assemble(
     )
 
 
-def _unknown_oblast_hint() -> str:
-    names = ", ".join(load_oblasts().name_bg.head(3))
-    return f"use a NUTS-3 code (BG311…BG425) or a name such as {names}"
-
-
 # ----------------------------------------------------------------------------- episodes
 
 
@@ -619,7 +616,6 @@ def _age_at_start(data: pd.DataFrame, start: pd.Series, birth: pd.Series) -> pd.
 
 def _coded_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd.DataFrame]:
     """Empty and unknown codes: child_id, placement_type, oblast, exit_reason, start_date."""
-    types = ", ".join(PLACEMENT_TYPES)
     empty = {c: is_empty(data[c]) for c in EPISODE_COLUMNS}
     yield rejected_lines(
         empty["child_id"],
@@ -627,30 +623,7 @@ def _coded_problems(data: pd.DataFrame, canon: pd.DataFrame) -> Iterable[pd.Data
         data["child_id"],
         "child_id is empty; every episode needs the child's id",
     )
-    yield rejected_lines(
-        empty["placement_type"],
-        "placement_type",
-        data["placement_type"],
-        f"placement_type is empty; use one of {types}",
-    )
-    yield rejected_lines(
-        ~empty["placement_type"] & canon["placement_type"].isna(),
-        "placement_type",
-        data["placement_type"],
-        f"unknown placement type; use one of {types} or a Bulgarian label (ЦНСТ, приемна грижа, при близки и роднини, семейство, институция)",
-    )
-    yield rejected_lines(
-        empty["oblast"],
-        "oblast",
-        data["oblast"],
-        "oblast is empty; name the oblast by NUTS-3 code or name",
-    )
-    yield rejected_lines(
-        ~empty["oblast"] & canon["oblast"].isna(),
-        "oblast",
-        data["oblast"],
-        "unknown oblast; " + _unknown_oblast_hint(),
-    )
+    yield from placement_and_oblast_problems(data, canon, empty)
     yield rejected_lines(
         ~empty["exit_reason"] & canon["exit_reason"].isna(),
         "exit_reason",
@@ -1241,7 +1214,7 @@ def validate_population(
             ~empty["oblast"] & oblast.isna(),
             "oblast",
             data["oblast"],
-            "unknown oblast; " + _unknown_oblast_hint() + ", or all for the country",
+            "unknown oblast; " + unknown_oblast_hint() + ", or all for the country",
         ),
         rejected_lines(empty["year"], "year", data["year"], "year is empty"),
         rejected_lines(year_bad, "year", data["year"], "year is not a whole number such as 2020"),
@@ -1667,7 +1640,7 @@ def _count_key_problems(
         ~empty["oblast"] & canon["oblast"].isna(),
         "oblast",
         data["oblast"],
-        "unknown oblast; " + _unknown_oblast_hint() + ", or all for the country",
+        "unknown oblast; " + unknown_oblast_hint() + ", or all for the country",
     )
     yield rejected_lines(
         empty["placement_type"],

@@ -43,7 +43,7 @@ import pandas as pd
 from research_lib.codebook import Codebook
 from research_lib.compare import compare_domains, compare_waves
 from research_lib.descriptives import age_band, describe_scores
-from research_lib.disclosure import to_published
+from research_lib.disclosure import figure_rows, to_published
 from research_lib.errors import InputError
 from research_lib.labels import text
 from research_lib.psychometrics import reliability
@@ -241,24 +241,6 @@ def _comparisons(
     return table, ""
 
 
-def _figures(
-    table: str, group, measure, n, value, low=np.nan, high=np.nan, by=None
-) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "table": table,
-            "group": group,
-            "measure": measure,
-            "n": n,
-            "value": value,
-            "ci_low": low,
-            "ci_high": high,
-        }
-    )
-    frame["by"] = by if by is not None else table
-    return frame
-
-
 def published_figures(
     analysis: QolAnalysis, min_cell: int = 5, forbidden: Sequence[str] = ()
 ) -> pd.DataFrame:
@@ -270,7 +252,7 @@ def published_figures(
     sample = analysis.sample
     total = int(sample["n"].sum())
     parts.append(
-        _figures(
+        figure_rows(
             "sample",
             ["all", *sample["placement_type"].astype(str)],
             "children",
@@ -283,7 +265,7 @@ def published_figures(
     rel = analysis.reliability
     for stat in ("alpha", "omega"):
         parts.append(
-            _figures(
+            figure_rows(
                 f"reliability_{stat}",
                 "all",
                 rel["domain"],
@@ -293,13 +275,15 @@ def published_figures(
                 rel[f"{stat}_ci_high"],
             )
         )
-    parts.append(_figures("item_missing", "all", rel["domain"], rel["n_any"], rel["share_missing"]))
+    parts.append(
+        figure_rows("item_missing", "all", rel["domain"], rel["n_any"], rel["share_missing"])
+    )
 
     desc = analysis.descriptives
     for dimension in DIMENSIONS:
         rows = desc[desc["by"].isin([dimension, "all"])]
         parts.append(
-            _figures(
+            figure_rows(
                 f"means_by_{dimension}",
                 rows["group"].astype(str),
                 rows["outcome"],
@@ -313,7 +297,7 @@ def published_figures(
     if "share_low" in desc:
         rows = desc[desc["by"].isin(["placement_type", "all"]) & desc["share_low"].notna()]
         parts.append(
-            _figures(
+            figure_rows(
                 "low_by_placement_type",
                 rows["group"].astype(str),
                 rows["outcome"],
@@ -330,7 +314,7 @@ def published_figures(
     if len(analysis.waves):
         waves = analysis.waves
         parts.append(
-            _figures(
+            figure_rows(
                 "wave_change",
                 waves["group"].astype(str),
                 waves["outcome"],
@@ -351,7 +335,7 @@ def _comparison_figures(comp: pd.DataFrame) -> list[pd.DataFrame]:
         icc=("icc", "first"), n=("n", "sum"), n_ref=("n_reference", "first")
     )
     return [
-        _figures(
+        figure_rows(
             "difference_vs_reference",
             group,
             comp["outcome"],
@@ -360,8 +344,8 @@ def _comparison_figures(comp: pd.DataFrame) -> list[pd.DataFrame]:
             comp["ci_low"],
             comp["ci_high"],
         ),
-        _figures("difference_p_adjusted", group, comp["outcome"], n_pair, comp["p_adjusted"]),
-        _figures("icc", "all", icc.index, icc["n"] + icc["n_ref"], icc["icc"]),
+        figure_rows("difference_p_adjusted", group, comp["outcome"], n_pair, comp["p_adjusted"]),
+        figure_rows("icc", "all", icc.index, icc["n"] + icc["n_ref"], icc["icc"]),
     ]
 
 

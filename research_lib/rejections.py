@@ -10,14 +10,14 @@ so every loader words and numbers its problems the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from research_lib.vocab import as_text
+from research_lib.vocab import PLACEMENT_TYPES, as_text
 
 __all__ = [
     "REJECTED_COLUMNS",
@@ -28,6 +28,8 @@ __all__ = [
     "with_value_labels",
     "is_empty",
     "as_written",
+    "placement_and_oblast_problems",
+    "unknown_oblast_hint",
 ]
 
 #: Columns of ``LoadResult.rejected``.
@@ -173,3 +175,47 @@ def rejected_lines(
             "problem": text if isinstance(text, str) else text.to_numpy(),
         }
     )
+
+
+def placement_and_oblast_problems(
+    data: pd.DataFrame, canon: pd.DataFrame, empty: Mapping[str, pd.Series]
+) -> Iterator[pd.DataFrame]:
+    """Rejected lines for the two coded columns every loader shares: placement type and oblast.
+
+    ``canon`` holds the canonical codes (``<NA>`` where a value matched nothing),
+    ``empty`` the masks of empty cells, both indexed like ``data``.
+    """
+    types = ", ".join(PLACEMENT_TYPES)
+    labels = "ЦНСТ, приемна грижа, при близки и роднини, семейство, институция"
+    yield rejected_lines(
+        empty["placement_type"],
+        "placement_type",
+        data["placement_type"],
+        f"placement_type is empty; use one of {types}",
+    )
+    yield rejected_lines(
+        ~empty["placement_type"] & canon["placement_type"].isna(),
+        "placement_type",
+        data["placement_type"],
+        f"unknown placement type; use one of {types} or a Bulgarian label ({labels})",
+    )
+    yield rejected_lines(
+        empty["oblast"],
+        "oblast",
+        data["oblast"],
+        "oblast is empty; name the oblast by NUTS-3 code or name",
+    )
+    yield rejected_lines(
+        ~empty["oblast"] & canon["oblast"].isna(),
+        "oblast",
+        data["oblast"],
+        "unknown oblast; " + unknown_oblast_hint(),
+    )
+
+
+def unknown_oblast_hint() -> str:
+    """How to name an oblast, with examples: the advice every "unknown oblast" line gives."""
+    from research_lib.regions import load_oblasts
+
+    names = ", ".join(load_oblasts().name_bg.head(3))
+    return f"use a NUTS-3 code (BG311…BG425) or a name such as {names}"

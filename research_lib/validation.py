@@ -52,6 +52,7 @@ from research_lib.rejections import (
     as_written,
     empty_rejected,
     is_empty,
+    placement_and_oblast_problems,
     rejected_lines,
     with_row_index,
     with_value_labels,
@@ -257,32 +258,7 @@ def _background_problems(
         )
         yield rejected_lines(repeated, "respondent_id", data["respondent_id"], problem)
 
-    types = ", ".join(PLACEMENT_TYPES)
-    yield rejected_lines(
-        empty["placement_type"],
-        "placement_type",
-        data["placement_type"],
-        f"placement_type is empty; use one of {types}",
-    )
-    yield rejected_lines(
-        ~empty["placement_type"] & canon["placement_type"].isna(),
-        "placement_type",
-        data["placement_type"],
-        f"unknown placement type; use one of {types} or a Bulgarian label (ЦНСТ, приемна грижа, при близки и роднини, семейство, институция)",
-    )
-
-    yield rejected_lines(
-        empty["oblast"],
-        "oblast",
-        data["oblast"],
-        "oblast is empty; name the oblast by NUTS-3 code or name",
-    )
-    yield rejected_lines(
-        ~empty["oblast"] & canon["oblast"].isna(),
-        "oblast",
-        data["oblast"],
-        f"unknown oblast; use a NUTS-3 code (BG311…BG425) or a name such as {', '.join(load_oblasts().name_bg.head(3))}",
-    )
+    yield from placement_and_oblast_problems(data, canon, empty)
 
     age_text = ~empty["age"] & canon["age"].isna()
     low, high = AGE_RANGE
