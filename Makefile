@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 KERNEL := research-lib
 CODEBOOK := surveys/qol-child-v1.yaml
 
-.PHONY: help setup demo demo-data test lint lab bench notebooks clean
+.PHONY: help setup demo demo-data studies test lint lab bench notebooks clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -25,15 +25,26 @@ setup: $(STAMP)  ## create .venv, install the project and its Jupyter kernel
 demo-data: setup  ## generate the synthetic demo data in data/demo/
 	$(BIN)/python -m research_lib demo-data
 
-demo: demo-data  ## set up, generate demo data and run the studies on it
+demo: demo-data  ## set up, generate demo data and run all studies, the briefs and the index
 	@echo "--- validating a file with deliberately broken rows (exit 1 = rows rejected, as planted)"
 	-$(BIN)/python -m research_lib validate data/demo/survey_broken.csv --codebook $(CODEBOOK)
 	@echo "--- validating and scoring the demo survey"
 	$(BIN)/python -m research_lib score data/demo/survey.csv --codebook $(CODEBOOK) --out reports/demo_scores.csv
-	@echo "--- quality-of-life study, national report (Bulgarian)"
+	@echo "--- national reports: quality of life, placements, the policy brief and the children's page"
 	$(BIN)/python -m research_lib run qol
+	$(BIN)/python -m research_lib run placements
+	$(BIN)/python -m research_lib run brief
+	@echo "--- every study for the country and all 28 oblasts (unchanged runs are skipped)"
+	$(BIN)/python -m research_lib batch qol --over oblast
+	$(BIN)/python -m research_lib batch placements --over oblast
+	$(BIN)/python -m research_lib batch brief --over oblast
+	@echo "index: reports/index.html"
 
-test: demo-data  ## lint, then the tests: library, doctests and the notebooks (nbval)
+studies: demo-data  ## the national study runs the brief notebook reads (make test needs them)
+	$(BIN)/python -m research_lib run qol
+	$(BIN)/python -m research_lib run placements
+
+test: studies  ## lint, then the tests: library, doctests and the notebooks (nbval)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q tests research_lib notebooks \
@@ -43,7 +54,7 @@ lint: setup  ## ruff check and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-notebooks: demo-data  ## re-execute the committed notebooks on the demo data (then commit them)
+notebooks: studies  ## re-execute the committed notebooks on the demo data (then commit them)
 	for nb in notebooks/*.ipynb; do \
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
 
@@ -52,6 +63,7 @@ lab: setup  ## open JupyterLab on the project's kernel
 
 bench: setup  ## benchmarks: medians and ratios to their floors
 	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 clean:  ## remove the environment and everything generated
-	rm -rf $(VENV) data/demo/*.csv reports/*/ reports/*.csv .pytest_cache .ruff_cache
+	rm -rf $(VENV) data/demo/*.csv reports/*/ reports/*.csv reports/index.html .pytest_cache .ruff_cache

@@ -175,7 +175,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from research_lib.paths import REPORTS_DIR, display_path
-    from research_lib.runs import FAILED, SKIPPED, run_one
+    from research_lib.runs import FAILED, SKIPPED, STUDIES, run_one
 
     result = run_one(args.study, _parse_parameters(args.parameter), force=args.force)
     if result.status == FAILED:
@@ -184,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         if result.status == SKIPPED:
             print("unchanged since the last successful run: skipped (--force reruns)")
-        print(f"report: {display_path(result.folder / 'report.html')}")
+        print(f"report: {display_path(result.folder / STUDIES[args.study].report)}")
         if (result.folder / "published.csv").is_file():
             print(f"published figures: {display_path(result.folder / 'published.csv')}")
     print(f"index: {display_path(REPORTS_DIR / 'index.html')}")
