@@ -112,6 +112,7 @@ class PlacementAnalysis:
     indicators: pd.DataFrame = field(repr=False)
     time_in_care: pd.DataFrame = field(repr=False)
     exits: pd.DataFrame = field(repr=False)
+    time_by_cohort: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     regional: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     projection: object | None = field(default=None, repr=False)
     reform_date: pd.Timestamp = pd.Timestamp("2016-01-01")
@@ -262,6 +263,7 @@ def analyse(
     its_data: dict[str, pd.DataFrame] = {}
     entries_0_3 = pd.DataFrame(columns=["year", "entries"])
     tic = pd.DataFrame()
+    tic_cohort = pd.DataFrame()
     exits = pd.DataFrame()
     indicators = pd.DataFrame()
     if data.kind == "episodes":
@@ -296,6 +298,7 @@ def analyse(
             ["year", "entries"]
         ]
         tic = time_in_care(scoped, by="placement_type", as_of=data.as_of)
+        tic_cohort = time_in_care(scoped, by="placement_type", as_of=data.as_of, cohort_freq=5)
         exits = exit_pathways(scoped, by="placement_type", as_of=data.as_of, horizons=(12,))
         if data.population is not None:
             from research_lib.indicators import care_indicators
@@ -304,6 +307,8 @@ def analyse(
         else:
             notes["indicators"] = "no population"
         regional = _regional(data, reform)
+        if len(indicators):
+            regional["rate_funnel"] = _rate_funnel(indicators)
         stock = young_residential_in_care(
             scoped, range(scoped["start_date"].min().year, data.as_of.year + 1)
         )
@@ -318,6 +323,7 @@ def analyse(
         its_data=its_data,
         indicators=indicators,
         time_in_care=tic,
+        time_by_cohort=tic_cohort,
         exits=exits,
         regional=regional,
         projection=projection,
@@ -360,6 +366,25 @@ def _regional(data: PlacementData, reform: pd.Timestamp) -> dict[str, pd.DataFra
     growth = foster_growth(series, reform.year - 1, last, value="in_care_end")
     funnel = funnel_proportions(family_based_share(series, last))
     return {"growth": growth, "funnel": funnel}
+
+
+def _rate_funnel(indicators: pd.DataFrame) -> pd.DataFrame:
+    """Entries per 100,000 children per oblast in the latest year against the national rate."""
+    from research_lib.regional import funnel_table
+
+    latest = indicators[
+        (indicators["year"] == indicators["year"].max())
+        & (indicators["indicator"] == "entries_per_100k")
+    ]
+    rates = latest.rename(columns={"numerator": "count", "denominator": "population"})[
+        ["oblast", "count", "population"]
+    ]
+    rates = rates.dropna(subset=["population"])
+    return (
+        funnel_table(rates, count="count", population="population")
+        if len(rates)
+        else pd.DataFrame()
+    )
 
 
 def _projection(stock: pd.DataFrame, last_year: int, horizon: int):
@@ -488,6 +513,19 @@ def published_figures(
                     tic[f"{stat}_ci_high"],
                 )
             )
+    cohorts = analysis.time_by_cohort
+    if len(cohorts):
+        parts.append(
+            figure_rows(
+                "median_time_by_cohort",
+                cohorts["placement_type"].astype(str),
+                cohorts["entry_cohort"].astype(str),
+                cohorts["n"],
+                cohorts["median"],
+                cohorts["median_ci_low"],
+                cohorts["median_ci_high"],
+            )
+        )
     exits = analysis.exits
     if len(exits):
         at12 = exits[exits["horizon"] == 12]
@@ -550,6 +588,19 @@ def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
                 by="oblast",
             )
         )
+    funnel = analysis.regional.get("rate_funnel")
+    if funnel is not None and len(funnel):
+        funnel = funnel[funnel["oblast"] != "all"]
+        for level in ("95", "998"):
+            parts.append(
+                figure_rows(
+                    "entry_rate_funnel",
+                    funnel["oblast"],
+                    f"outside_{level}",
+                    funnel["count"],
+                    funnel[f"outside_{level}"].map({"below": -1.0, "within": 0.0, "above": 1.0}),
+                )
+            )
     result = analysis.projection
     if result is not None:
         observed = result.table.loc[~result.table["is_projection"], "observed"]
@@ -991,3 +1042,52 @@ def plot_projection_safe(
         "target": text("placements.projection_target", language),
     }
     return plot_projection(safe, ax=ax, labels=labels)
+
+
+def cohort_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
+    """Median months in care by entry cohort (rows) and placement type (columns); "—" if not reached."""
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import format_estimate
+    from research_lib.vocab import PLACEMENT_TYPES
+
+    rows = published[published["table"] == "median_time_by_cohort"]
+    if rows.empty:
+        return pd.DataFrame()
+    cells = rows.assign(
+        cell=[
+            format_estimate(v, lo, hi, language, 1)
+            for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)
+        ]
+    )
+    layout = cells.pivot_table(
+        index="measure", columns="group", values="cell", aggfunc="first", sort=True
+    )
+    layout = layout[[g for g in PLACEMENT_TYPES if g in layout.columns]]
+    layout.columns = [group_label("placement_type", g, language) for g in layout.columns]
+    layout.index.name = text("placements.col_cohort", language)
+    return layout.fillna(text("common.suppressed", language))
+
+
+def plot_rate_funnel(
+    analysis: PlacementAnalysis, published: pd.DataFrame, language: str = "bg", ax=None
+):
+    """Funnel plot of entries per 100,000 children by oblast against the national rate.
+
+    Oblasts whose flag is suppressed in ``published`` are left out.
+    """
+    from research_lib.labels import text
+    from research_lib.regional import plot_funnel
+
+    shown = published[
+        (published["table"] == "entry_rate_funnel") & ~published["suppressed"].astype(bool)
+    ]
+    table = analysis.regional["rate_funnel"]
+    table = table[table["oblast"].isin(set(shown["group"]))]
+    outside = shown[(shown["measure"] == "outside_998") & (shown["value"] != 0)]["group"].tolist()
+    labels = {
+        "x": text("placements.rate_funnel_x", language),
+        "y": text("placements.rate_funnel_y", language),
+        "national": text("placements.funnel_national_rate", language),
+        "limit": text("placements.funnel_limit", language, level="{level}"),
+    }
+    return plot_funnel(table, ax=ax, labels=labels, highlight=outside, language=language)

@@ -46,7 +46,7 @@ from research_lib.descriptives import age_band, describe_scores
 from research_lib.disclosure import figure_rows, to_published
 from research_lib.errors import InputError
 from research_lib.labels import text
-from research_lib.psychometrics import reliability
+from research_lib.psychometrics import item_statistics, reliability
 from research_lib.regions import NATIONAL, oblast_name, resolve_scope
 from research_lib.reporting import format_number
 from research_lib.scoring import scored_table
@@ -65,6 +65,7 @@ __all__ = [
     "quality_note",
     "comparison_table",
     "reliability_table",
+    "weak_items",
     "is_demo",
 ]
 
@@ -103,6 +104,8 @@ class QolAnalysis:
     sample: pd.DataFrame = field(repr=False)
     #: Why there are no comparisons ("" when there are): ``no_reference``, ``one_group`` ...
     comparison_note: str = ""
+    #: Item statistics (item-rest correlation, floor, ceiling, missing) of the wave analysed.
+    items: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 def prepare(
@@ -162,6 +165,7 @@ def analyse(
     current = data.current
     valid_now = data.load.valid[data.load.valid["respondent_id"].isin(current.index)]
     rel = reliability(valid_now, book, n_boot=n_boot, seed=seed)
+    items = item_statistics(valid_now, book)
     weight = "weight" if "weight" in current.columns and current["weight"].notna().any() else None
     descriptives = pd.concat(
         [describe_scores(current, domains, by=None, weight=weight)]
@@ -203,6 +207,7 @@ def analyse(
         covariates=tuple(covariates),
         sample=sample,
         comparison_note=why_not,
+        items=items,
     )
 
 
@@ -278,6 +283,15 @@ def published_figures(
     parts.append(
         figure_rows("item_missing", "all", rel["domain"], rel["n_any"], rel["share_missing"])
     )
+    parts.append(figure_rows("floor_share", "all", rel["domain"], rel["n_any"], rel["floor"]))
+    parts.append(figure_rows("ceiling_share", "all", rel["domain"], rel["n_any"], rel["ceiling"]))
+    items = analysis.items
+    if len(items):
+        parts.append(
+            figure_rows(
+                "item_rest", items["domain"], items["item"], items["n"], items["item_rest_r"]
+            )
+        )
 
     desc = analysis.descriptives
     for dimension in DIMENSIONS:
@@ -672,5 +686,40 @@ def reliability_table(
                 row[text("qol.col_flag", language)] = text(
                     "common.yes" if flag else "common.no", language
                 )
+        for table, column in (
+            ("item_missing", "qol.col_missing"),
+            ("floor_share", "qol.col_floor"),
+            ("ceiling_share", "qol.col_ceiling"),
+        ):
+            fig = published[(published["table"] == table) & (published["measure"] == domain)]
+            share = fig["value"].iloc[0] if len(fig) else np.nan
+            row[text(column, language)] = format_number(
+                100 * share if pd.notna(share) else share, language, 1
+            )
         rows.append(row)
     return pd.DataFrame(rows).set_index(text("dimension.domain", language))
+
+
+def weak_items(
+    published: pd.DataFrame, codebook: Codebook, language: str = "bg", threshold: float = 0.3
+) -> tuple[str, pd.DataFrame]:
+    """Items whose item-rest correlation is below ``threshold``: a sentence and a table."""
+    rows = _shown(published, "item_rest")
+    weak = rows[rows["value"] < threshold].sort_values("value")
+    shown = format_number(threshold, language, 2)
+    if weak.empty:
+        return text("qol.weak_items_none", language, threshold=shown), pd.DataFrame()
+    table = pd.DataFrame(
+        {
+            text("dimension.domain", language): [
+                codebook.domain_label(d, language) for d in weak["group"]
+            ],
+            text("qol.col_item", language): [
+                codebook.item_text(i, language) for i in weak["measure"]
+            ],
+            text("qol.col_item_rest", language): [
+                format_number(v, language, 2) for v in weak["value"]
+            ],
+        }
+    ).set_index(text("dimension.domain", language))
+    return text("qol.weak_items_intro", language, threshold=shown), table

@@ -127,3 +127,14 @@ def test_quarterly_series_and_bad_frequency(demo):
 def test_episodes_or_counts_not_both(demo):
     with pytest.raises(InputError, match="either episodes"):
         ps.prepare(episodes=demo["episodes"], counts=demo["episodes"])
+
+
+def test_cohorts_and_rate_funnel_are_published(national):
+    """Time in care by entry cohort, and each oblast's entry rate flagged against the national rate."""
+    _, _, published = national
+    cohorts = published[published["table"] == "median_time_by_cohort"]
+    assert {"2010-2014", "2015-2019"} <= set(cohorts["measure"])
+    flags = published[(published["table"] == "entry_rate_funnel") & ~published["suppressed"]]
+    assert set(flags["value"].dropna()) <= {-1.0, 0.0, 1.0}
+    assert len(flags[flags["measure"] == "outside_95"]) == 28
+    assert ps.cohort_table(published, "en").index.name == "Year of entry"

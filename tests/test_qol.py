@@ -166,3 +166,15 @@ def test_survey_weights_are_honoured(demo_file, qol_codebook, tmp_path):
         overall(plain, domain) - cnst(plain, domain)
     )
     assert weighted.comparisons["method"].str.contains("weight|WLS", case=False).all()
+
+
+def test_item_and_floor_ceiling_figures_are_published(national, qol_codebook):
+    """Instrument quality: item-rest r per item, floor and ceiling shares per domain."""
+    _, _, published = national
+    items = published[published["table"] == "item_rest"]
+    assert set(items["measure"]) == set(qol_codebook.item_ids)
+    assert (items["value"].dropna().between(-1, 1)).all()
+    floors = published[published["table"] == "floor_share"]
+    assert len(floors) == len(qol_codebook.domain_ids) and floors["value"].between(0, 1).all()
+    sentence, _ = qol.weak_items(published, qol_codebook, "en")
+    assert "0.30" in sentence
