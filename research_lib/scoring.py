@@ -96,7 +96,10 @@ def score_responses(valid: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     Notes
     -----
     Items are processed one column at a time (contiguous arrays stay in the CPU
-    cache), accumulating each domain's sum and count of valid answers.
+    cache), accumulating each domain's sum and count of valid answers. ``valid``
+    is validated data, so an answer is either on its scale, a missing code (the
+    codebook keeps missing codes off every scale) or empty: "on the scale" is
+    "answered".
     """
     n = len(valid)
     columns: dict[str, np.ndarray] = {}
@@ -107,9 +110,10 @@ def score_responses(valid: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
         for item in items:
             scale = codebook.scales[item.scale]
             values = valid[item.id].to_numpy(dtype="float64", na_value=np.nan)
-            answer = _answered(values, codebook.missing_codes)
+            with np.errstate(invalid="ignore"):  # on the scale: not empty, not a missing code
+                answer = (values >= scale.min) & (values <= scale.max)
             top = (scale.max - values) if item.reverse else (values - scale.min)
-            total += np.where(answer, top, 0.0) * (100.0 / (scale.max - scale.min))
+            np.add(total, top * (100.0 / (scale.max - scale.min)), out=total, where=answer)
             answered += answer
         needed = max(math.ceil(domain.min_valid * len(items)), 1)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -248,7 +248,12 @@ def _background_problems(
         )
 
     ids = canon["respondent_id"]
-    repeated = ids.notna() & ids.duplicated(keep="first")
+    # the common case, every id distinct, is checked at half the cost of finding the repeats
+    repeated = (
+        pd.Series(False, index=ids.index)
+        if ids.dropna().is_unique
+        else ids.notna() & ids.duplicated(keep="first")
+    )
     if repeated.any():
         first_row = pd.Series(ids.index, index=ids.index).groupby(ids).transform("min")
         problem = (

@@ -82,11 +82,14 @@ def as_text(values: pd.Series) -> pd.Series:
 def map_distinct(values: pd.Series, lookup: Callable[[str], str | None]) -> pd.Series:
     """Map each distinct text value through ``lookup``; missing or unmatched become ``<NA>``.
 
-    ``lookup`` runs once per distinct value (a placement-type column of 100,000
-    rows has a handful), then the result is spread back by position.
+    Values are stripped of surrounding space before the look-up; an empty value
+    is missing. Only the distinct values are cleaned and looked up (a
+    placement-type column of 100,000 rows has a handful), then the result is
+    spread back by position.
     """
-    codes, uniques = pd.factorize(as_text(values))
-    mapped = np.array([lookup(str(u)) for u in uniques] + [None], dtype=object)
+    codes, uniques = pd.factorize(values)
+    cleaned = (str(u).strip() for u in uniques)
+    mapped = np.array([lookup(c) if c else None for c in cleaned] + [None], dtype=object)
     return pd.Series(mapped[codes], index=values.index, dtype="string")
 
 
