@@ -1613,7 +1613,6 @@ def _count_key_problems(
     kind: pd.Series,
     freq: str,
 ) -> Iterable[pd.DataFrame]:
-    types = ", ".join(PLACEMENT_TYPES)
     empty = {c: is_empty(data[c]) for c in ("period", "oblast", "placement_type")}
     yield rejected_lines(
         empty["period"],
@@ -1630,30 +1629,7 @@ def _count_key_problems(
         data["period"],
         f"a {words[other]} period in a file of {words[freq]} counts; keep one kind of period per file",
     )
-    yield rejected_lines(
-        empty["oblast"],
-        "oblast",
-        data["oblast"],
-        "oblast is empty; name the oblast, or all for the country",
-    )
-    yield rejected_lines(
-        ~empty["oblast"] & canon["oblast"].isna(),
-        "oblast",
-        data["oblast"],
-        "unknown oblast; " + unknown_oblast_hint() + ", or all for the country",
-    )
-    yield rejected_lines(
-        empty["placement_type"],
-        "placement_type",
-        data["placement_type"],
-        f"placement_type is empty; use one of {types}",
-    )
-    yield rejected_lines(
-        ~empty["placement_type"] & canon["placement_type"].isna(),
-        "placement_type",
-        data["placement_type"],
-        f"unknown placement type; use one of {types} or a Bulgarian label",
-    )
+    yield from placement_and_oblast_problems(data, canon, empty, national=True)
 
 
 def _count_column(values: pd.Series, column: str) -> tuple[pd.Series, pd.DataFrame]:

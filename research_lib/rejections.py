@@ -178,15 +178,20 @@ def rejected_lines(
 
 
 def placement_and_oblast_problems(
-    data: pd.DataFrame, canon: pd.DataFrame, empty: Mapping[str, pd.Series]
+    data: pd.DataFrame,
+    canon: pd.DataFrame,
+    empty: Mapping[str, pd.Series],
+    national: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """Rejected lines for the two coded columns every loader shares: placement type and oblast.
 
     ``canon`` holds the canonical codes (``<NA>`` where a value matched nothing),
-    ``empty`` the masks of empty cells, both indexed like ``data``.
+    ``empty`` the masks of empty cells, both indexed like ``data``. With
+    ``national`` the oblast may also be ``all`` (a row about the whole country).
     """
     types = ", ".join(PLACEMENT_TYPES)
     labels = "ЦНСТ, приемна грижа, при близки и роднини, семейство, институция"
+    country = ", or all for the country" if national else ""
     yield rejected_lines(
         empty["placement_type"],
         "placement_type",
@@ -203,13 +208,13 @@ def placement_and_oblast_problems(
         empty["oblast"],
         "oblast",
         data["oblast"],
-        "oblast is empty; name the oblast by NUTS-3 code or name",
+        f"oblast is empty; name the oblast by NUTS-3 code or name{country}",
     )
     yield rejected_lines(
         ~empty["oblast"] & canon["oblast"].isna(),
         "oblast",
         data["oblast"],
-        "unknown oblast; " + unknown_oblast_hint(),
+        "unknown oblast; " + unknown_oblast_hint() + country,
     )
 
 
