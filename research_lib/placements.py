@@ -474,11 +474,7 @@ def load_episodes(path: str | Path, *, as_of: object = None) -> LoadResult:
     return validate_episodes(
         raw.data,
         as_of=as_of,
-        malformed=raw.malformed,
-        source=raw.source,
-        format=raw.format,
-        metadata=raw.metadata,
-        value_labels=raw.value_labels,
+        **raw.context,
     )
 
 
@@ -1157,10 +1153,7 @@ def load_population(path: str | Path) -> LoadResult:
     raw = read_table(path, numeric_columns=("year", "population"))
     return validate_population(
         raw.data,
-        malformed=raw.malformed,
-        source=raw.source,
-        format=raw.format,
-        metadata=raw.metadata,
+        **raw.context,
     )
 
 
@@ -1171,8 +1164,11 @@ def validate_population(
     source: Path | None = None,
     format: str = "frame",
     metadata: pd.DataFrame | None = None,
+    value_labels: Mapping[str, Mapping] | None = None,
 ) -> LoadResult:
     """Check a population table already read into a DataFrame (see :func:`load_population`).
+
+    With ``value_labels`` (an SPSS file), oblast codes are read through their labels.
 
     Examples
     --------
@@ -1184,7 +1180,7 @@ def validate_population(
     name = source.name if source is not None else "data"
     data = with_row_index(data)
     _require_columns(data, ("oblast", "year", "population"), name, "population table")
-    oblast = _match_scope(data["oblast"])
+    oblast = _match_scope(with_value_labels(data["oblast"], (value_labels or {}).get("oblast")))
     year, _, year_bad = _whole_numbers(data["year"])
     population, _, population_bad = _whole_numbers(data["population"])
     if "age_band" in data.columns:
@@ -1262,7 +1258,7 @@ def validate_population(
         source=source,
         format=format,
         metadata=metadata,
-        value_labels=None,
+        value_labels=value_labels,
     )
     valid = result.valid.astype({"year": "int64", "population": "int64"})
     return LoadResult(
@@ -1500,11 +1496,7 @@ def load_counts(path: str | Path) -> LoadResult:
     raw = read_table(path, numeric_columns=COUNT_COLUMNS)
     return validate_counts(
         raw.data,
-        malformed=raw.malformed,
-        source=raw.source,
-        format=raw.format,
-        metadata=raw.metadata,
-        value_labels=raw.value_labels,
+        **raw.context,
     )
 
 

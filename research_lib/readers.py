@@ -56,7 +56,7 @@ from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -184,6 +184,21 @@ class RawTable:
     delimiter: str | None
     value_labels: dict[str, dict]
     n_rows: int
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """What a validator needs besides the rows, as keyword arguments.
+
+        ``validate_responses(raw.data, book, **raw.context)`` — every loader
+        passes the same: malformed lines, source, format, metadata, value labels.
+        """
+        return {
+            "malformed": self.malformed,
+            "source": self.source,
+            "format": self.format,
+            "metadata": self.metadata,
+            "value_labels": self.value_labels,
+        }
 
 
 @dataclass(frozen=True)

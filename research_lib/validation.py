@@ -116,11 +116,7 @@ def load_responses(path: str | Path, codebook: Codebook) -> LoadResult:
     return validate_responses(
         raw.data,
         codebook,
-        malformed=raw.malformed,
-        source=raw.source,
-        format=raw.format,
-        metadata=raw.metadata,
-        value_labels=raw.value_labels,
+        **raw.context,
     )
 
 
