@@ -89,9 +89,9 @@ from research_lib.rejections import (
     as_written,
     empty_rejected,
     is_empty,
+    oblast_problems,
     placement_and_oblast_problems,
     rejected_lines,
-    unknown_oblast_hint,
     with_row_index,
     with_value_labels,
 )
@@ -1200,18 +1200,7 @@ def validate_population(
     )
     empty = {c: is_empty(data[c]) for c in ("oblast", "year", "population")}
     problems = [
-        rejected_lines(
-            empty["oblast"],
-            "oblast",
-            data["oblast"],
-            "oblast is empty; name the oblast, or all for the country",
-        ),
-        rejected_lines(
-            ~empty["oblast"] & oblast.isna(),
-            "oblast",
-            data["oblast"],
-            "unknown oblast; " + unknown_oblast_hint() + ", or all for the country",
-        ),
+        *oblast_problems(data, oblast, empty["oblast"], national=True),
         rejected_lines(empty["year"], "year", data["year"], "year is empty"),
         rejected_lines(year_bad, "year", data["year"], "year is not a whole number such as 2020"),
         rejected_lines(

@@ -29,6 +29,8 @@ __all__ = [
     "is_empty",
     "as_written",
     "placement_and_oblast_problems",
+    "placement_type_problems",
+    "oblast_problems",
     "unknown_oblast_hint",
 ]
 
@@ -189,9 +191,16 @@ def placement_and_oblast_problems(
     ``empty`` the masks of empty cells, both indexed like ``data``. With
     ``national`` the oblast may also be ``all`` (a row about the whole country).
     """
+    yield from placement_type_problems(data, canon, empty)
+    yield from oblast_problems(data, canon["oblast"], empty["oblast"], national)
+
+
+def placement_type_problems(
+    data: pd.DataFrame, canon: pd.DataFrame, empty: Mapping[str, pd.Series]
+) -> Iterator[pd.DataFrame]:
+    """An empty or unknown ``placement_type`` (canonical codes in ``canon``)."""
     types = ", ".join(PLACEMENT_TYPES)
     labels = "ЦНСТ, приемна грижа, при близки и роднини, семейство, институция"
-    country = ", or all for the country" if national else ""
     yield rejected_lines(
         empty["placement_type"],
         "placement_type",
@@ -204,14 +213,21 @@ def placement_and_oblast_problems(
         data["placement_type"],
         f"unknown placement type; use one of {types} or a Bulgarian label ({labels})",
     )
+
+
+def oblast_problems(
+    data: pd.DataFrame, oblast: pd.Series, empty: pd.Series, national: bool = False
+) -> Iterator[pd.DataFrame]:
+    """An empty or unknown ``oblast`` (``oblast``: the matched codes, ``<NA>`` where none)."""
+    country = ", or all for the country" if national else ""
     yield rejected_lines(
-        empty["oblast"],
+        empty,
         "oblast",
         data["oblast"],
         f"oblast is empty; name the oblast by NUTS-3 code or name{country}",
     )
     yield rejected_lines(
-        ~empty["oblast"] & canon["oblast"].isna(),
+        ~empty & oblast.isna(),
         "oblast",
         data["oblast"],
         "unknown oblast; " + unknown_oblast_hint() + country,
