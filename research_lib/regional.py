@@ -245,6 +245,28 @@ def _national_from(
     return table.loc[~national], None
 
 
+def _with_limits(
+    table: pd.DataFrame,
+    values: object,
+    valid: np.ndarray,
+    limits: pd.DataFrame,
+    levels: Sequence[float],
+) -> pd.DataFrame:
+    """Add the expected count, the control limits of each level and the flags to ``table``.
+
+    Units without a valid size (``valid`` false) get no limits and no flag.
+    """
+    table["expected"] = np.where(valid, limits["expected"], np.nan)
+    for level in levels:
+        name = _level_name(level)
+        table[f"low_{name}"] = np.where(valid, limits[f"low_{name}"], np.nan)
+        table[f"high_{name}"] = np.where(valid, limits[f"high_{name}"], np.nan)
+    for level in levels:
+        name = _level_name(level)
+        table[f"outside_{name}"] = _flags(values, table[f"low_{name}"], table[f"high_{name}"])
+    return table
+
+
 def funnel_table(
     rates: pd.DataFrame,
     count: str = "count",
@@ -324,15 +346,7 @@ def funnel_table(
     valid = ~np.isnan(n) & (n > 0)
     limits = funnel_limits(national_rate, np.where(valid, n, 1.0), per=per, levels=levels)
     table["national_rate"] = float(national_rate)
-    table["expected"] = np.where(valid, limits["expected"], np.nan)
-    for level in levels:
-        name = _level_name(level)
-        table[f"low_{name}"] = np.where(valid, limits[f"low_{name}"], np.nan)
-        table[f"high_{name}"] = np.where(valid, limits[f"high_{name}"], np.nan)
-    for level in levels:
-        name = _level_name(level)
-        table[f"outside_{name}"] = _flags(rate, table[f"low_{name}"], table[f"high_{name}"])
-    return table
+    return _with_limits(table, rate, valid, limits, levels)
 
 
 # ----------------------------------------------------------------------------- proportions
@@ -454,15 +468,7 @@ def funnel_proportions(
     valid = ~np.isnan(n) & (n > 0)
     limits = funnel_proportion_limits(national_share, np.where(valid, n, 1.0), levels=levels)
     table["national_share"] = float(national_share)
-    table["expected"] = np.where(valid, limits["expected"], np.nan)
-    for level in levels:
-        name = _level_name(level)
-        table[f"low_{name}"] = np.where(valid, limits[f"low_{name}"], np.nan)
-        table[f"high_{name}"] = np.where(valid, limits[f"high_{name}"], np.nan)
-    for level in levels:
-        name = _level_name(level)
-        table[f"outside_{name}"] = _flags(share, table[f"low_{name}"], table[f"high_{name}"])
-    return table
+    return _with_limits(table, share, valid, limits, levels)
 
 
 # ----------------------------------------------------------------------------- series
