@@ -119,6 +119,14 @@ __all__ = [
     "add_rates",
     "load_counts",
     "validate_counts",
+    "PERIOD_MONTHS",
+    "COUNT_SOURCE_COLUMNS",
+    "STOCK_COLUMNS",
+    "FLOW_COLUMNS",
+    "yearly_stocks",
+    "yearly_flows",
+    "stock_totals",
+    "count_oblasts",
 ]
 
 #: Columns every episode file must have (``end_date`` and ``exit_reason`` may be empty).
@@ -1405,41 +1413,65 @@ def add_rates(
 _YEAR = r"^(?P<y>\d{4})$"
 _YEAR_MONTH = r"^(?P<y>\d{4})-(?P<m>\d{1,2})$"
 _MONTH_YEAR = r"^(?P<m>\d{1,2})[./](?P<y>\d{4})$"
+_YEAR_QUARTER = r"^(?P<y>\d{4})\s*-?\s*[QqКк](?P<q>[1-4])$"
+_QUARTER_YEAR = r"^[QqКк](?P<q>[1-4])\s*[-./]?\s*(?P<y>\d{4})$"
+#: Months a period of each kind covers.
+PERIOD_MONTHS: dict[str, int] = {"YS": 12, "QS": 3, "MS": 1}
+#: Optional text columns of a counts file, kept as written (where each figure was read).
+COUNT_SOURCE_COLUMNS: tuple[str, ...] = ("source", "source_url", "quote")
 
 
 def _parse_periods(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(period start, "YS"/"MS", problem) per row of a ``period`` column."""
+    """(period start, "YS"/"QS"/"MS", problem) per row of a ``period`` column."""
     if pd.api.types.is_numeric_dtype(values.dtype):
         values = pd.Series([as_written(v) for v in values], index=values.index, dtype=object)
     text = as_text(values)
     year = text.str.extract(_YEAR)["y"]
     ym = text.str.extract(_YEAR_MONTH)
     my = text.str.extract(_MONTH_YEAR)
-    full, _ = parse_dates(text.where(year.isna() & ym["y"].isna() & my["y"].isna()))
+    yq = text.str.extract(_YEAR_QUARTER)
+    qy = text.str.extract(_QUARTER_YEAR)
+    quarter = _numbers(yq["q"].fillna(qy["q"]))
+    shaped = year.notna() | ym["y"].notna() | my["y"].notna() | quarter.notna()
+    full, _ = parse_dates(text.where(~shaped))
     first_day = full.notna() & (full.dt.day == 1)
-    y = _numbers(year.fillna(ym["y"]).fillna(my["y"]))
+    y = _numbers(year.fillna(ym["y"]).fillna(my["y"]).fillna(yq["y"]).fillna(qy["y"]))
     m = _numbers(ym["m"].fillna(my["m"]))
+    m = m.fillna(3 * quarter - 2)
     y = y.fillna(full.dt.year.where(first_day))
     m = m.fillna(full.dt.month.where(first_day))
-    monthly = m.notna()
+    monthly = m.notna() & quarter.isna()
     valid_month = ~monthly | m.between(1, 12)
     start = pd.to_datetime(
         pd.DataFrame({"year": y, "month": m.fillna(1).where(valid_month), "day": 1}),
         errors="coerce",
     )
     start = start.where(y.between(1900, 2100))
-    kind = pd.Series(np.where(monthly, "MS", "YS"), index=text.index).where(start.notna())
+    kinds = np.select([quarter.notna().to_numpy(), monthly.to_numpy()], ["QS", "MS"], "YS")
+    kind = pd.Series(kinds, index=text.index).where(start.notna())
     problem = pd.Series(pd.NA, index=text.index, dtype="string")
     given = text.notna()
     problem = problem.mask(
         given & start.isna(),
-        "not a period; write a year (2019) or a month (2019-03 or 03.2019)",
+        "not a period; write a year (2019), a quarter (2019-Q1) or a month (2019-03 or 03.2019)",
     )
     problem = problem.mask(
         given & full.notna() & ~first_day,
-        "a date that is not the first of a month; write the month as 2019-03 or 03.2019",
+        "a date that is not the first of a month; write the month as 2019-03 or 03.2019 "
+        "(the day a figure refers to goes in reference_date)",
     )
     return start, kind, problem
+
+
+def _period_end(start: pd.Series, kind: pd.Series) -> pd.Series:
+    """The last day of each period (NaT where the period is not known)."""
+    months = kind.map(PERIOD_MONTHS)
+    end = pd.Series(pd.NaT, index=start.index, dtype="datetime64[ns]")
+    for n in (1, 3, 12):
+        rows = (months == n) & start.notna()
+        if rows.any():
+            end[rows] = start[rows] + pd.DateOffset(months=n) - pd.Timedelta(days=1)
+    return end
 
 
 def load_counts(path: str | Path) -> LoadResult:
@@ -1448,19 +1480,24 @@ def load_counts(path: str | Path) -> LoadResult:
     Parameters
     ----------
     path : str or Path
-        CSV or XLSX with ``period`` (a year such as 2019, or a month: 2019-03,
-        03.2019, or a date on the first of the month), ``oblast`` (code or name,
-        or ``all`` / "България" for the whole country), ``placement_type``, at
-        least one of ``entries, exits, in_care_end`` and optionally ``age_band``.
+        CSV or XLSX with ``period`` (a year such as 2019, a quarter: 2019-Q1, or
+        a month: 2019-03, 03.2019, or a date on the first of the month),
+        ``oblast`` (code or name, or ``all`` / "България" for the whole
+        country), ``placement_type``, at least one of ``entries, exits,
+        in_care_end`` and optionally ``age_band``, ``reference_date`` (the day a
+        stock refers to, e.g. 31.10.2023) and ``source``, ``source_url``,
+        ``quote`` (where the figure was read, kept as written).
 
     Returns
     -------
     LoadResult
         ``valid`` in the layout of :func:`episodes_to_series`: ``period``
-        (first day), ``oblast``, ``placement_type`` (categorical), ``age_band``
-        when given, and the count columns present (nullable integers; an empty
-        cell is a count not published, kept missing). ``valid.attrs["freq"]`` is
-        ``"YS"`` or ``"MS"``.
+        (first day), ``period_kind`` (``YS``, ``QS`` or ``MS``), ``period_end``
+        (last day), ``reference_date`` (the day of the stock: as given, else the
+        period's last day), ``oblast``, ``placement_type`` (categorical),
+        ``age_band`` when given, the count columns present (nullable integers; an
+        empty cell is a count not published, kept missing) and the source
+        columns. ``valid.attrs["freq"]`` is the most common period kind.
 
     Raises
     ------
@@ -1471,16 +1508,21 @@ def load_counts(path: str | Path) -> LoadResult:
     Notes
     -----
     Rejected rows: an empty or unknown period, oblast, placement type or age band
-    (:data:`AGE_BANDS` or 0-17); a count that is not a non-negative whole number;
-    a row with no count at all; a second row for the same period, oblast,
-    placement type and age band; and a period of the other kind than most of the
-    file's (a month in a file of years, or the reverse), since mixing them would
-    count the same children twice. National (``all``) and oblast rows may both be
-    present; nothing checks that oblasts add up to the national figure.
+    (:data:`AGE_BANDS` or 0-17); a reference date that is not a date or lies
+    outside its period; a count that is not a non-negative whole number; a row
+    with no count at all; a second row for the same period, reference date,
+    oblast, placement type, age band and source (two sources for one figure are
+    both kept: a disagreement is shown, never merged).
+
+    Years, quarters and months may be mixed: the yearly views
+    (:func:`yearly_stocks`, :func:`yearly_flows`) never add stocks, and add
+    flows of shorter periods only when no yearly figure of the same source is
+    given. National (``all``) and oblast rows may both be present; nothing checks
+    that oblasts add up to the national figure.
 
     Examples
     --------
-    >>> result = load_counts("data/raw/published_counts.xlsx")  # doctest: +SKIP
+    >>> result = load_counts("data/public/national_counts.csv")  # doctest: +SKIP
     """
     raw = read_table(path, numeric_columns=COUNT_COLUMNS)
     return validate_counts(
@@ -1515,23 +1557,48 @@ def validate_counts(
         raise InputError(
             f"{name}: none of the count columns {', '.join(COUNT_COLUMNS)} is present. "
             "Name the columns with counts entries (children entering care), exits (leaving) "
-            "or in_care_end (in care at the end of the period)."
+            "or in_care_end (in care at the end of the period, or on reference_date)."
         )
     labels = dict(value_labels or {})
     period, kind, period_problem = _parse_periods(data["period"])
     freq = kind.mode().iloc[0] if kind.notna().any() else "YS"
+    period_end = _period_end(period, kind)
     placement = canonical_codes(
         with_value_labels(data["placement_type"], labels.get("placement_type")), PLACEMENT_ALIASES
     )
     canon = pd.DataFrame(
         {
             "period": period,
+            "period_kind": kind.astype("string"),
+            "period_end": period_end,
+            "reference_date": period_end,
             "oblast": _match_scope(with_value_labels(data["oblast"], labels.get("oblast"))),
             "placement_type": pd.Categorical(placement, categories=PLACEMENT_TYPES),
         },
         index=data.index,
     )
-    problems = list(_count_key_problems(data, canon, period_problem, kind, freq))
+    problems = list(_count_key_problems(data, canon, period_problem))
+    if "reference_date" in data.columns:
+        given = ~is_empty(data["reference_date"])
+        dates, date_problem = parse_dates(data["reference_date"])
+        problems.append(
+            rejected_lines(
+                given & date_problem.notna(),
+                "reference_date",
+                data["reference_date"],
+                "reference_date: " + date_problem.fillna(""),
+            )
+        )
+        outside = dates.notna() & period.notna() & ((dates < period) | (dates > period_end))
+        problems.append(
+            rejected_lines(
+                outside,
+                "reference_date",
+                data["reference_date"],
+                "the reference date lies outside the row's period; check the period or the date",
+            )
+        )
+        canon["reference_date"] = dates.where(dates.notna(), period_end)
     if "age_band" in data.columns:
         band = as_text(data["age_band"]).str.replace(r"\s+", "", regex=True).str.replace("–", "-")
         accepted = (*AGE_BANDS, CHILD_AGE_BAND)
@@ -1546,6 +1613,9 @@ def validate_counts(
                 f"unknown or empty age band; use one of {', '.join(accepted)}",
             )
         )
+    for column in COUNT_SOURCE_COLUMNS:
+        if column in data.columns:
+            canon[column] = as_text(data[column]).astype("string")
     numbers = {}
     for column in present:
         numbers[column], count_problem = _count_column(data[column], column)
@@ -1559,20 +1629,23 @@ def validate_counts(
             f"no count given; fill at least one of {', '.join(present)}",
         )
     )
-    key = canon[[c for c in ("period", "oblast", "placement_type", "age_band") if c in canon]]
+    key_columns = ["period", "period_kind", "reference_date", "oblast", "placement_type"]
+    key_columns += [c for c in ("age_band", "source") if c in canon]
+    key = canon[key_columns]
     repeated, first = _first_row_of(key.astype({"placement_type": "string"}))
     problems.append(
         rejected_lines(
-            repeated & key.notna().all(axis=1),
+            repeated & key.drop(columns=["source"], errors="ignore").notna().all(axis=1),
             _WHOLE_ROW,
             data["period"],
-            "a second row for the same period, oblast, placement type and age band (first in row "
-            + first.astype("Int64").astype(str)
-            + "); keep one",
+            "a second row for the same period, reference date, oblast, placement type, age band "
+            "and source (first in row " + first.astype("Int64").astype(str) + "); keep one",
         )
     )
     for column in present:
         canon[column] = numbers[column].astype("Int64")
+    first = ["period", "oblast", "placement_type", *[c for c in ("age_band",) if c in canon]]
+    canon = canon[[*first, *present, *[c for c in canon.columns if c not in (*first, *present)]]]
     result = _assemble(
         data,
         canon,
@@ -1588,28 +1661,16 @@ def validate_counts(
 
 
 def _count_key_problems(
-    data: pd.DataFrame,
-    canon: pd.DataFrame,
-    period_problem: pd.Series,
-    kind: pd.Series,
-    freq: str,
+    data: pd.DataFrame, canon: pd.DataFrame, period_problem: pd.Series
 ) -> Iterable[pd.DataFrame]:
     empty = {c: is_empty(data[c]) for c in ("period", "oblast", "placement_type")}
     yield rejected_lines(
         empty["period"],
         "period",
         data["period"],
-        "period is empty; write a year (2019) or a month (2019-03)",
+        "period is empty; write a year (2019), a quarter (2019-Q1) or a month (2019-03)",
     )
     yield rejected_lines(period_problem.notna(), "period", data["period"], period_problem)
-    words = {"YS": "yearly", "MS": "monthly"}
-    other = "MS" if freq == "YS" else "YS"
-    yield rejected_lines(
-        kind == other,
-        "period",
-        data["period"],
-        f"a {words[other]} period in a file of {words[freq]} counts; keep one kind of period per file",
-    )
     yield from placement_and_oblast_problems(data, canon, empty, national=True)
 
 
@@ -1621,3 +1682,254 @@ def _count_column(values: pd.Series, column: str) -> tuple[pd.Series, pd.DataFra
         bad, column, values, f"{column} must be a whole number of children, 0 or more (or empty)"
     )
     return numbers.where(~bad), problem
+
+
+# ----------------------------------------------------------------------------- counts by year
+
+
+#: Stocks and flows of the series layout.
+STOCK_COLUMNS: tuple[str, ...] = ("in_care_end",)
+FLOW_COLUMNS: tuple[str, ...] = ("entries", "exits")
+
+
+def _counts_frame(counts: pd.DataFrame | LoadResult) -> pd.DataFrame:
+    frame = counts.valid if isinstance(counts, LoadResult) else counts
+    frame = frame.copy()
+    if "reference_date" not in frame:  # a series from episodes_to_series: the period's last day
+        kind = frame.get("period_kind", pd.Series(frame.attrs.get("freq", "YS"), index=frame.index))
+        frame["period_kind"] = kind
+        frame["period_end"] = _period_end(pd.to_datetime(frame["period"]), kind)
+        frame["reference_date"] = frame["period_end"]
+    for column in ("oblast", "placement_type"):
+        if column in frame:
+            frame[column] = frame[column].astype(str)
+    if "source" not in frame:
+        frame["source"] = pd.NA
+    return frame
+
+
+def _series_keys(frame: pd.DataFrame) -> list[str]:
+    return [c for c in ("oblast", "placement_type", "age_band") if c in frame.columns]
+
+
+def yearly_stocks(counts: pd.DataFrame | LoadResult, column: str = "in_care_end") -> pd.DataFrame:
+    """Each year's stock: the figure at the reference date closest to the year's end.
+
+    Parameters
+    ----------
+    counts : DataFrame or LoadResult
+        :func:`load_counts` output (or its ``valid``).
+    column : str, default "in_care_end"
+        The stock column.
+
+    Returns
+    -------
+    DataFrame
+        One row per year and series (``oblast``, ``placement_type``, ``age_band``
+        when given): ``year``, the keys, ``column`` (the figure exactly as
+        published), ``reference_date`` (its real date), ``year_end`` (whether
+        that date is 31 December), ``source``, ``source_url``, ``quote`` when
+        the file has them, and ``other_sources`` (how many further figures of
+        other sources carry the same date: a disagreement to show, never merged).
+
+    Notes
+    -----
+    A figure belongs to the calendar year of its reference date. Among the
+    figures of a year the latest date wins; at equal dates the first row of the
+    file. Stocks are never added up across months, quarters, sources or
+    placement types.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"period": ["2019-07", "2019-08", "2019-09"], "oblast": "all",
+    ...     "placement_type": "foster", "in_care_end": [1899, 1901, 1893]})
+    >>> stocks = yearly_stocks(validate_counts(table))
+    >>> stocks[["year", "in_care_end", "reference_date", "year_end"]].values.tolist()
+    [[2019, 1893, Timestamp('2019-09-30 00:00:00'), False]]
+    """
+    frame = _counts_frame(counts)
+    keys = _series_keys(frame)
+    extra = [c for c in COUNT_SOURCE_COLUMNS if c in frame.columns and c != "source"]
+    if column not in frame:
+        return pd.DataFrame(
+            columns=["year", *keys, column, "reference_date", "year_end", "source", *extra]
+        )
+    rows = frame.loc[frame[column].notna()].copy()
+    rows["year"] = pd.to_datetime(rows["reference_date"]).dt.year
+    rows["_order"] = np.arange(len(rows))
+    rows = rows.sort_values(["reference_date", "_order"], ascending=[False, True], kind="stable")
+    group = ["year", *keys]
+    chosen = rows.groupby(group, sort=False, observed=True).head(1)
+    same_date = rows.merge(
+        chosen[[*group, "reference_date"]], on=[*group, "reference_date"], how="inner"
+    )
+    others = same_date.groupby(group, observed=True).size() - 1
+    out = chosen.set_index(group)
+    out["other_sources"] = others.reindex(out.index).fillna(0).astype(int)
+    out = out.reset_index().sort_values(group, kind="stable")
+    out["year_end"] = (out["reference_date"].dt.month == 12) & (out["reference_date"].dt.day == 31)
+    return out[
+        ["year", *keys, column, "reference_date", "year_end", "source", *extra, "other_sources"]
+    ].reset_index(drop=True)
+
+
+def _months_text(months: Sequence[int]) -> str:
+    """Months covered as ranges: (1, 2, 3, 7) -> "01-03, 07"."""
+    months = sorted(set(months))
+    runs: list[list[int]] = []
+    for m in months:
+        if runs and m == runs[-1][-1] + 1:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    return ", ".join(f"{r[0]:02d}" if len(r) == 1 else f"{r[0]:02d}-{r[-1]:02d}" for r in runs)
+
+
+def yearly_flows(counts: pd.DataFrame | LoadResult, column: str = "entries") -> pd.DataFrame:
+    """Each year's flow (entries or exits), complete only when the periods cover the year.
+
+    Parameters
+    ----------
+    counts : DataFrame or LoadResult
+        :func:`load_counts` output (or its ``valid``).
+    column : str, default "entries"
+
+    Returns
+    -------
+    DataFrame
+        One row per year and series: ``year``, the keys, ``column``, ``months``
+        (number of months the figure covers), ``covered`` (the months, e.g.
+        ``"07-09"``; ``"01-12"`` for a whole year), ``complete`` (the periods
+        cover the year), ``source`` (and ``source_url``, ``quote`` of a yearly
+        row when the file has them).
+
+    Notes
+    -----
+    A yearly figure is used as published. Without one, the months and quarters
+    of one source are added up (flows over disjoint periods add); the result is
+    the year's flow only when they cover all 12 months, otherwise it is a
+    partial figure labelled with the months it covers. When several sources
+    give a year, a yearly figure comes first, then the source covering most
+    months, then the first in the file.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"period": ["2019-07", "2019-08"], "oblast": "all",
+    ...     "placement_type": "foster", "entries": [81, 70]})
+    >>> yearly_flows(validate_counts(table))[["year", "entries", "covered", "complete"]].values.tolist()
+    [[2019, 151, '07-08', False]]
+    """
+    frame = _counts_frame(counts)
+    keys = _series_keys(frame)
+    extra = [c for c in COUNT_SOURCE_COLUMNS if c in frame.columns and c != "source"]
+    columns = ["year", *keys, column, "months", "covered", "complete", "source", *extra]
+    if column not in frame:
+        return pd.DataFrame(columns=columns)
+    rows = frame.loc[frame[column].notna()].copy()
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows["year"] = pd.to_datetime(rows["period"]).dt.year
+    rows["_order"] = np.arange(len(rows))
+    rows["_source"] = rows["source"].astype("string").fillna("")
+    out = []
+    for _, sub in rows.groupby(["year", *keys, "_source"], sort=False, observed=True):
+        first = sub.iloc[0]
+        yearly = sub[sub["period_kind"] == "YS"]
+        record = {c: first[c] for c in ("year", *keys)}
+        record.update({c: first[c] for c in ("source", *extra)})
+        if len(yearly):
+            row = yearly.iloc[0]
+            record.update({column: int(row[column]), "months": 12, "covered": "01-12"})
+            record.update({c: row[c] for c in ("source", *extra)})
+            record.update({"complete": True, "_rank": (0, 0, int(row["_order"]))})
+        else:
+            months: list[int] = []
+            for start, kind in zip(sub["period"], sub["period_kind"], strict=True):
+                months += list(range(start.month, start.month + PERIOD_MONTHS[kind]))
+            distinct = sorted(set(months))
+            record.update(
+                {
+                    column: int(sub[column].sum()),
+                    "months": len(distinct),
+                    "covered": _months_text(distinct),
+                    "complete": len(distinct) == 12 and len(months) == 12,
+                    "_rank": (1, -len(distinct), int(sub["_order"].min())),
+                }
+            )
+            if len(months) != len(distinct):  # overlapping periods of one source: not added
+                record.update({column: np.nan, "complete": False})
+        out.append(record)
+    result = pd.DataFrame(out).sort_values("_rank", kind="stable")
+    result = result.groupby(["year", *keys], sort=False, observed=True).head(1)
+    result = result.sort_values(["year", *keys], kind="stable").drop(columns="_rank")
+    result = result.dropna(subset=[column])
+    result[column] = result[column].astype("int64")
+    return result[columns].reset_index(drop=True)
+
+
+def stock_totals(
+    stocks: pd.DataFrame,
+    column: str = "in_care_end",
+    types: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Totals across placement types, only where every type has a figure of the same date and source.
+
+    Parameters
+    ----------
+    stocks : DataFrame
+        :func:`yearly_stocks` output.
+    column : str, default "in_care_end"
+    types : sequence of str, optional
+        The placement types a total needs; default every type the table has.
+
+    Returns
+    -------
+    DataFrame
+        ``year``, the other keys, ``placement_type = "all"``, ``column``,
+        ``reference_date``, ``source`` - one row per year where the total is
+        complete; none where a type is missing or the figures differ in date or
+        source (a total of those would mix what cannot be added).
+
+    Examples
+    --------
+    >>> stocks = pd.DataFrame({"year": [2014, 2014, 2015], "oblast": "all",
+    ...     "placement_type": ["foster", "kinship", "foster"], "in_care_end": [2275, 6751, 2300],
+    ...     "reference_date": pd.to_datetime(["2014-12-31"] * 3), "source": "АСП"})
+    >>> stock_totals(stocks)[["year", "in_care_end"]].values.tolist()
+    [[2014, 9026]]
+    """
+    keys = [c for c in ("oblast", "age_band") if c in stocks.columns]
+    types = sorted(set(stocks["placement_type"].astype(str))) if types is None else list(types)
+    columns = ["year", *keys, "placement_type", column, "reference_date", "source"]
+    if stocks.empty or not types:
+        return pd.DataFrame(columns=columns)
+    frame = stocks.assign(
+        placement_type=stocks["placement_type"].astype(str),
+        _source=stocks["source"].astype("string").fillna(""),
+    )
+    frame = frame[frame["placement_type"].isin(types)]
+    out = []
+    for group, sub in frame.groupby(["year", *keys], sort=True, observed=True):
+        complete = (
+            set(sub["placement_type"]) == set(types)
+            and sub["reference_date"].nunique() == 1
+            and sub["_source"].nunique() == 1
+        )
+        if complete:
+            values = dict(zip(["year", *keys], group, strict=True))
+            values.update(
+                {
+                    "placement_type": "all",
+                    column: int(sub[column].sum()),
+                    "reference_date": sub["reference_date"].iloc[0],
+                    "source": sub["source"].iloc[0],
+                }
+            )
+            out.append(values)
+    return pd.DataFrame(out, columns=columns)
+
+
+def count_oblasts(counts: pd.DataFrame | LoadResult) -> list[str]:
+    """The scopes a counts table has figures for: ``all`` and/or NUTS-3 codes, sorted."""
+    frame = counts.valid if isinstance(counts, LoadResult) else counts
+    return sorted(set(frame["oblast"].astype(str)), key=lambda s: (s != NATIONAL, s))

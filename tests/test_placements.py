@@ -649,7 +649,8 @@ def test_counts_months_in_every_accepted_spelling():
         ({"period": "пролет"}, "period", "not a period"),
         ({"period": "2019-13"}, "period", "not a period"),
         ({"period": "2019-03-15"}, "period", "not the first of a month"),
-        ({"period": "2019-03"}, "period", "a monthly period in a file of yearly counts"),
+        ({"reference_date": "31.03.2020"}, "reference_date", "outside the row's period"),
+        ({"reference_date": "31/03/2019"}, "reference_date", "ambiguous date"),
         ({"period": ""}, "period", "period is empty"),
         ({"oblast": "Атлантида"}, "oblast", "unknown oblast"),
         ({"placement_type": "сиропиталище"}, "placement_type", "unknown placement type"),
@@ -658,7 +659,7 @@ def test_counts_months_in_every_accepted_spelling():
         ({"entries": "много"}, "entries", "whole number"),
         ({"entries": "", "exits": ""}, "entries", "no count given"),
         ({"age_band": "0-5"}, "age_band", "unknown or empty age band"),
-        ({"oblast": "BG311"}, "*", "a second row for the same period, oblast"),
+        ({"oblast": "BG311"}, "*", "a second row for the same period, reference date, oblast"),
     ],
 )
 def test_each_count_rejection(override, column, words):
