@@ -117,6 +117,7 @@ __all__ = [
     "load_population",
     "validate_population",
     "add_rates",
+    "population_child_bands",
     "load_counts",
     "validate_counts",
     "PERIOD_MONTHS",
@@ -1196,7 +1197,7 @@ def validate_population(
         band = band.str.replace("–", "-", regex=False)
     else:
         band = pd.Series(CHILD_AGE_BAND, index=data.index, dtype="string")
-    known_band = band.isin(POPULATION_AGE_BANDS)
+    known_band = band.isin(POPULATION_AGE_BANDS) | band.map(_nsi_band_start).notna()
     canon = pd.DataFrame(
         {
             "oblast": oblast,
@@ -1233,7 +1234,8 @@ def validate_population(
                 ~known_band,
                 "age_band",
                 data["age_band"],
-                f"unknown age band; use one of {', '.join(POPULATION_AGE_BANDS)}",
+                f"unknown age band; use one of {', '.join(POPULATION_AGE_BANDS)} or the НСИ "
+                "groups 0, 1-4, 5-9, 10-14, 15-19, 20-24, ...",
             )
         )
     repeated, first = _first_row_of(canon[["oblast", "year", "age_band"]])
@@ -1268,6 +1270,105 @@ def validate_population(
     )
 
 
+#: Child bands derived from НСИ five-year groups, as single-year age ranges (inclusive).
+_CHILD_BAND_AGES: dict[str, tuple[int, int]] = {
+    "0-3": (0, 3),
+    "4-6": (4, 6),
+    "7-17": (7, 17),
+    CHILD_AGE_BAND: (0, 17),
+}
+
+
+def _nsi_band_start(band: object) -> float:
+    """First age of an НСИ band (0, 1-4, 0-4, 5-9, ...); NaN for anything else."""
+    if not isinstance(band, str):
+        return np.nan
+    if band == "0":
+        return 0.0
+    parts = band.split("-")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return np.nan
+    low, high = int(parts[0]), int(parts[1])
+    if (low, high) == (1, 4) or (low % 5 == 0 and high == low + 4):
+        return float(low)
+    return np.nan
+
+
+def population_child_bands(population: pd.DataFrame | LoadResult) -> pd.DataFrame:
+    """Child bands 0-3, 4-6, 7-17 and 0-17 from НСИ age groups, split by Sprague interpolation.
+
+    Parameters
+    ----------
+    population : DataFrame or LoadResult
+        :func:`load_population` output: rows in the child bands are kept as
+        given; rows in the НСИ groups (``0``, ``1-4``, ``5-9``, ``10-14``,
+        ``15-19``, ``20-24``, ... or ``0-4``) are split into single years.
+
+    Returns
+    -------
+    DataFrame
+        ``oblast, year, age_band, population, method`` (``given`` or
+        ``sprague``) and the other columns of the given rows; child bands only.
+
+    Notes
+    -----
+    For each oblast and year with consecutive groups from 0-4 (or 0 and 1-4) up
+    to at least 20-24, :func:`research_lib.demography.sprague_split` gives single
+    years. Where ``0`` and ``1-4`` are published separately, age 0 is kept as
+    published and ages 1-4 are scaled to the published 1-4 total. Each band is
+    the sum of its single years, rounded to whole children: an interpolation,
+    labelled ``sprague``, not a published figure. A band given directly wins
+    over a derived one; where the groups are incomplete nothing is derived.
+
+    Examples
+    --------
+    >>> groups = {"0": 50, "1-4": 210, "5-9": 270, "10-14": 260, "15-19": 250, "20-24": 240}
+    >>> table = pd.DataFrame({"oblast": "all", "year": 2023, "age_band": list(groups),
+    ...                       "population": list(groups.values())})
+    >>> bands = population_child_bands(table).set_index("age_band")["population"]
+    >>> int(bands["0-3"]), int(bands["0-17"])
+    (206, 941)
+    """
+    from research_lib.demography import sprague_split
+
+    frame = population.valid if isinstance(population, LoadResult) else population
+    frame = frame.copy()
+    frame["age_band"] = frame["age_band"].astype(str)
+    given = frame[frame["age_band"].isin(POPULATION_AGE_BANDS)].assign(method="given")
+    nsi = frame[frame["age_band"].map(_nsi_band_start).notna()]
+    derived = []
+    for (oblast, year), sub in nsi.groupby(["oblast", "year"], sort=True):
+        counts = dict(zip(sub["age_band"], sub["population"].astype(float), strict=True))
+        split_infant = "0" in counts and "1-4" in counts
+        first = counts["0"] + counts["1-4"] if split_infant else counts.get("0-4")
+        if first is None:
+            continue
+        groups = [first]
+        while f"{5 * len(groups)}-{5 * len(groups) + 4}" in counts:
+            groups.append(counts[f"{5 * len(groups)}-{5 * len(groups) + 4}"])
+        if len(groups) < 5:
+            continue
+        single = sprague_split(groups)
+        if split_infant:
+            single[0] = counts["0"]
+            single[1:5] *= counts["1-4"] / single[1:5].sum()
+        for band, (low, high) in _CHILD_BAND_AGES.items():
+            derived.append(
+                {
+                    "oblast": oblast,
+                    "year": int(year),
+                    "age_band": band,
+                    "population": int(round(single[low : high + 1].sum())),
+                    "method": "sprague",
+                }
+            )
+    out = pd.concat([given, pd.DataFrame(derived)], ignore_index=True)
+    if out.empty:
+        return out.assign(method=pd.Series(dtype=str))
+    out = out.drop_duplicates(["oblast", "year", "age_band"], keep="first")
+    return out.astype({"year": "int64", "population": "int64"}).reset_index(drop=True)
+
+
 def _population_table(population: pd.DataFrame | LoadResult | None) -> pd.DataFrame:
     """Denominators by (oblast, year, age_band), with national and 0-17 totals added.
 
@@ -1290,9 +1391,9 @@ def _population_table(population: pd.DataFrame | LoadResult | None) -> pd.DataFr
             + checked.summary()
             + "\nCorrect them (or load the table with load_population and pass .valid)."
         )
-    table = checked.valid[["oblast", "year", "age_band", "population"]].astype(
-        {"oblast": str, "age_band": str}
-    )
+    table = population_child_bands(checked.valid)[
+        ["oblast", "year", "age_band", "population"]
+    ].astype({"oblast": str, "age_band": str})
     table = _add_total(
         table,
         by=["oblast", "year"],
