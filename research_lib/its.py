@@ -23,10 +23,23 @@ from statsmodels.tsa.stattools import pacf as _pacf
 
 from research_lib.errors import InputError
 
-__all__ = ["ITSResult", "fit_its", "residual_autocorrelation", "plot_its", "FAMILIES"]
+__all__ = [
+    "ITSResult",
+    "fit_its",
+    "residual_autocorrelation",
+    "plot_its",
+    "change_direction",
+    "FAMILIES",
+    "AUTOCORRELATION",
+]
 
 #: Accepted values of ``family`` in :func:`fit_its`.
 FAMILIES: tuple[str, ...] = ("poisson", "quasipoisson", "gaussian")
+
+#: Accepted values of ``autocorrelation`` in :func:`fit_its`.
+AUTOCORRELATION: tuple[str, ...] = ("auto", "newey_west", "none")
+#: Ljung-Box p-value below which ``autocorrelation="auto"`` switches to Newey-West errors.
+AUTOCORRELATION_ALPHA = 0.05
 
 _COUNT_FAMILIES = ("poisson", "quasipoisson")
 _INTERVENTION_TERMS = ("level_change", "slope_change")
@@ -58,7 +71,15 @@ class ITSResult:
     n : int
         Number of time points used.
     method : str
-        One-sentence description of the model, for a methods section.
+        One-sentence description of the model, for a methods section, written
+        from what was fitted (offset, harmonics, how autocorrelation was
+        handled).
+    autocorrelation : dict
+        The residual-autocorrelation check: ``lags`` and ``lb_pvalue`` of the
+        Ljung-Box test on the residuals, and ``handled``: ``"newey_west"``
+        (standard errors are Newey-West HAC with ``hac_lags`` lags) or
+        ``"none"`` (no autocorrelation found, or the check was switched off -
+        then ``lb_pvalue`` is NaN).
     fitted : statsmodels results
         The underlying statsmodels results object (excluded from repr and
         equality).
@@ -75,6 +96,7 @@ class ITSResult:
     observed: pd.Series = field(repr=False, compare=False)
     time: pd.Series = field(repr=False, compare=False)
     last_pre_time: float = field(repr=False, compare=False)
+    autocorrelation: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ITSResult):
@@ -123,6 +145,40 @@ class ITSResult:
             out[cols[0]], out[cols[1]], out[cols[2]] = self._mean_ci(cf)
         return out.reset_index(drop=True)
 
+    def change_at_end(self, confidence: float = 0.95) -> dict[str, float]:
+        """The change against the counterfactual at the last time point of the series.
+
+        Returns
+        -------
+        dict
+            ``estimate, ci_low, ci_high`` - for count families the ratio of
+            the fitted to the counterfactual expected count at the last time
+            point, ``exp(level_change + slope_change * (t_end - t0))``; for
+            ``gaussian`` the difference - and ``time`` (the last time point).
+            Without a slope change this is the level change.
+
+        Notes
+        -----
+        The seasonal terms and the offset cancel in the ratio. The interval is
+        Wald, from the same covariance as the table (Newey-West when the
+        residuals were autocorrelated).
+        """
+        names = list(self.design.columns)
+        weights = np.zeros(len(names))
+        weights[names.index("level_change")] = 1.0
+        t_end = float(self.time.astype(float).max())
+        if "slope_change" in names:
+            weights[names.index("slope_change")] = t_end - self.last_pre_time
+        params = np.asarray(self.fitted.params, dtype=float)
+        cov = np.asarray(self.fitted.cov_params(), dtype=float)
+        estimate = float(weights @ params)
+        se = float(np.sqrt(weights @ cov @ weights))
+        z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+        low, high = estimate - z * se, estimate + z * se
+        if self.family in _COUNT_FAMILIES:
+            estimate, low, high = math.exp(estimate), math.exp(low), math.exp(high)
+        return {"estimate": estimate, "ci_low": low, "ci_high": high, "time": t_end}
+
     def _mean_ci(self, design: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = design.to_numpy(dtype=float)
         params = np.asarray(self.fitted.params, dtype=float)
@@ -152,6 +208,7 @@ def fit_its(
     period: float = 12,
     slope_change: bool = False,
     maxlags: int | None = None,
+    autocorrelation: str = "auto",
 ) -> ITSResult:
     """Fit an interrupted time series (segmented) regression.
 
@@ -190,7 +247,18 @@ def fit_its(
     maxlags : int, optional
         ``gaussian`` only: number of lags of the Newey-West (Bartlett kernel)
         estimator. Default ``floor(4 * (n / 100) ** (2 / 9))``, the Newey & West
-        (1994) rule of thumb (3 lags for 59 points, 4 for 100-ish).
+        (1994) rule of thumb (3 lags for 59 points, 4 for 100-ish). Count
+        families use the same number when their errors are Newey-West.
+    autocorrelation : {"auto", "newey_west", "none"}, default "auto"
+        Count families: residual autocorrelation is checked with a Ljung-Box
+        test on the deviance residuals (``min(period, n // 2 - 1)`` lags, or
+        12); ``"auto"`` keeps the model-based (quasi-)Poisson errors when
+        ``p >= 0.05`` and switches to Newey-West (HAC, Bartlett kernel)
+        standard errors when ``p < 0.05``; ``"newey_west"`` always uses them;
+        ``"none"`` neither checks nor corrects (the published reference
+        models). The check and what was done are in
+        :attr:`ITSResult.autocorrelation` and the method sentence.
+        ``gaussian`` always uses Newey-West errors.
 
     Returns
     -------
@@ -262,6 +330,10 @@ def fit_its(
     >>> res.predict(counterfactual=True).head()  # doctest: +SKIP
     """
     fam = _check_family(family)
+    if autocorrelation not in AUTOCORRELATION:
+        raise InputError(
+            f"autocorrelation={autocorrelation!r}; use one of {', '.join(AUTOCORRELATION)}."
+        )
     _check_frame(data)
     needed = [outcome, time, intervention]
     if offset is not None:
@@ -307,19 +379,29 @@ def fit_its(
     y = df[outcome].astype(float)
     log_offset = None if offset is None else np.log(df[offset].astype(float).to_numpy())
 
+    hac_lags = _default_maxlags(n) if maxlags is None else int(maxlags)
+    if hac_lags < 0:
+        raise InputError(f"maxlags must be >= 0, got {maxlags!r}.")
+    check: dict[str, Any] = {"lags": 0, "lb_pvalue": float("nan"), "handled": "none"}
     if fam == "gaussian":
-        lags = _default_maxlags(n) if maxlags is None else int(maxlags)
-        if lags < 0:
-            raise InputError(f"maxlags must be >= 0, got {maxlags!r}.")
+        lags: int | None = hac_lags
         fitted = sm.OLS(y, design).fit(
             cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}
         )
         dispersion = float(fitted.scale)
+        check.update(handled="newey_west", hac_lags=lags)
     else:
         lags = None
         model = sm.GLM(y, design, family=sm.families.Poisson(), offset=log_offset)
         fitted = model.fit(scale="X2" if fam == "quasipoisson" else 1.0)
         dispersion = float(fitted.scale)
+        if autocorrelation != "none":
+            check.update(_ljung_box(np.asarray(fitted.resid_deviance), period, harmonics))
+            if autocorrelation == "newey_west" or check["lb_pvalue"] < AUTOCORRELATION_ALPHA:
+                fitted = model.fit(
+                    cov_type="HAC", cov_kwds={"maxlags": hac_lags, "use_correction": True}
+                )
+                check.update(handled="newey_west", hac_lags=hac_lags)
 
     coef = fitted.params
     se = fitted.bse
@@ -333,7 +415,7 @@ def fit_its(
     table.index.name = "term"
     table = table.astype(float)
 
-    method = _method_sentence(fam, offset, slope_change, harmonics, season, period, lags)
+    method = _method_sentence(fam, offset, slope_change, harmonics, season, period, lags, check)
     return ITSResult(
         table=table,
         dispersion=dispersion,
@@ -346,6 +428,7 @@ def fit_its(
         observed=y,
         time=df[time],
         last_pre_time=t0,
+        autocorrelation=check,
     )
 
 
@@ -509,6 +592,43 @@ def plot_its(result: ITSResult, ax: Any = None, labels: dict[str, str] | None = 
 # --------------------------------------------------------------------------- #
 # Helpers
 # --------------------------------------------------------------------------- #
+def change_direction(low: float, high: float, no_change: float = 1.0) -> str:
+    """What an interval says about a change: ``"decrease"``, ``"increase"`` or ``"compatible"``.
+
+    ``"compatible"`` means the interval holds both a fall and a rise: the data
+    are compatible with either, which is *not* evidence of no change. Use it to
+    choose words ("fell", "rose", "compatible with anything from a fall of X%
+    to a rise of Y%"), never "did not fall".
+
+    Examples
+    --------
+    >>> change_direction(0.37, 1.23), change_direction(0.5, 0.9), change_direction(1.1, 1.4)
+    ('compatible', 'decrease', 'increase')
+    """
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "compatible"
+    if high < no_change:
+        return "decrease"
+    if low > no_change:
+        return "increase"
+    return "compatible"
+
+
+def _ljung_box(resid: np.ndarray, period: float, harmonics: int) -> dict[str, Any]:
+    """Ljung-Box test of the residuals up to one seasonal period (or 12 lags)."""
+    n = resid.size
+    limit = n // 2 - 1
+    lags = min(int(period) if harmonics else 12, limit)
+    if lags < 1:
+        return {"lags": 0, "lb_pvalue": float("nan")}
+    lb = acorr_ljungbox(resid, lags=[lags], return_df=True)
+    return {
+        "lags": int(lags),
+        "lb_stat": float(lb["lb_stat"].iloc[0]),
+        "lb_pvalue": float(lb["lb_pvalue"].iloc[0]),
+    }
+
+
 def _default_maxlags(n: int) -> int:
     return int(math.floor(4 * (n / 100) ** (2 / 9)))
 
@@ -640,6 +760,7 @@ def _method_sentence(
     season: str | None,
     period: float,
     lags: int | None,
+    check: dict[str, Any] | None = None,
 ) -> str:
     parts = ["trend", "level change"] + (["slope change"] if slope_change else [])
     text = f"{_FAMILY_TEXT[fam]} ({', '.join(parts)})"
@@ -655,4 +776,17 @@ def _method_sentence(
         text += "; dispersion = Pearson chi2 / residual df"
     if fam == "gaussian":
         text += f"; Newey-West HAC standard errors (Bartlett kernel, {lags} lags)"
+    elif check and check.get("lags"):
+        p = check["lb_pvalue"]
+        if check["handled"] == "newey_west":
+            text += (
+                f"; residual autocorrelation (Ljung-Box p = {p:.3g}, {check['lags']} lags) "
+                f"handled with Newey-West HAC standard errors ({check['hac_lags']} lags)"
+            )
+        else:
+            text += (
+                f"; no residual autocorrelation found (Ljung-Box p = {p:.3g}, {check['lags']} lags)"
+            )
+    elif check and check.get("handled") == "newey_west":
+        text += f"; Newey-West HAC standard errors ({check['hac_lags']} lags)"
     return text + "; Wald 95% CIs."
