@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from research_lib.codebook import load_codebook
+from research_lib.csv_out import write_csv
 from research_lib.errors import InputError
 from research_lib.paths import DEMO_DIR, SURVEYS_DIR, display_path
 from research_lib.scoring import scored_table
@@ -110,8 +111,7 @@ def _validate(args: argparse.Namespace) -> int:
         print("\nProblems by column:")
         print(result.problem_counts().to_string(index=False))
     if args.rejected_out is not None:
-        args.rejected_out.parent.mkdir(parents=True, exist_ok=True)
-        result.rejected.to_csv(args.rejected_out, index=False, encoding="utf-8")
+        write_csv(result.rejected, args.rejected_out, index=False, encoding="utf-8")
         print(f"\nRejected lines written to {args.rejected_out}")
     return EXIT_REJECTED if result.n_rejected else EXIT_OK
 
@@ -135,8 +135,7 @@ def _score(args: argparse.Namespace) -> int:
         print("\nMean domain scores by placement type (unadjusted, no CIs: see the QoL study):")
         print(means.to_string())
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, encoding="utf-8")
+        write_csv(table, args.out, encoding="utf-8")
         print(f"\nScored table written to {args.out}")
     return EXIT_REJECTED if result.n_rejected else EXIT_OK
 

@@ -14,6 +14,18 @@ Required keys::
     items:   [{id: <column>, domain: <domain id>, scale: <scale name>, reverse: <bool>,
                text: {bg: ..., en: ...}}]
 
+Ids are column names: an item id is the data column of its answers, a domain id
+becomes a score column (and ``low_<domain>`` a flag). So an id must be a word
+(letters, digits, ``_``, then also ``.`` or ``-``), must not be the name of a
+background column (:data:`RESERVED_COLUMNS`: ``respondent_id``, ``age``,
+``wave``, ``voice``, ...), and no item, domain or ``low_<domain>`` flag may share a
+name. A codebook that breaks this is refused at load time, naming both.
+
+The YAML is read with a bounded loader (:func:`safe_yaml_load`): anchors and
+aliases are allowed, but a document that would expand to more than
+:data:`MAX_YAML_NODES` nodes (a "billion laughs" alias bomb) or a file larger
+than :data:`MAX_CODEBOOK_BYTES` is refused before anything is built from it.
+
 Examples
 --------
 >>> from research_lib.paths import SURVEYS_DIR
@@ -26,6 +38,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +48,46 @@ import yaml
 
 from research_lib.errors import CodebookError
 
-__all__ = ["Scale", "Domain", "Item", "Codebook", "load_codebook", "parse_codebook"]
+__all__ = [
+    "Scale",
+    "Domain",
+    "Item",
+    "Codebook",
+    "load_codebook",
+    "parse_codebook",
+    "safe_yaml_load",
+    "RESERVED_COLUMNS",
+    "MAX_YAML_NODES",
+    "MAX_CODEBOOK_BYTES",
+]
 
 LANGUAGES = ("bg", "en")
+
+#: Column names the survey loader and the studies use beside the items: the
+#: required background columns, the optional ``weight``, the children's free
+#: text ``voice`` and the ``age_band`` the studies derive. No item or domain id
+#: may take one of these names (the columns would collide in the scored table).
+RESERVED_COLUMNS: frozenset[str] = frozenset(
+    {
+        "respondent_id",
+        "service_id",
+        "placement_type",
+        "oblast",
+        "age",
+        "sex",
+        "wave",
+        "weight",
+        "voice",
+        "age_band",
+        "row",
+    }
+)
+#: Largest number of YAML nodes a codebook may expand to, aliases counted as
+#: often as they are used. The shipped 54-item codebook has about 1,500.
+MAX_YAML_NODES: int = 200_000
+#: Largest codebook file read (the shipped one is about 42 KB).
+MAX_CODEBOOK_BYTES: int = 5_000_000
+_ID = re.compile(r"\w[\w.\-]*")
 
 
 @dataclass(frozen=True)
@@ -147,13 +197,110 @@ def load_codebook(path: str | Path) -> Codebook:
         raise CodebookError(
             f"{path}: codebook not found; check the path (codebooks live in surveys/)."
         )
+    size = path.stat().st_size
+    if size > MAX_CODEBOOK_BYTES:
+        raise CodebookError(
+            f"{path.name}: the file has {size:,} bytes, more than a codebook may have "
+            f"({MAX_CODEBOOK_BYTES:,}); check that this is the codebook YAML."
+        )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_yaml_load(path.read_text(encoding="utf-8"), path.name)
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise CodebookError(
             f"{path.name}: not a readable YAML file ({err}). Save it as UTF-8 YAML."
         ) from err
     return parse_codebook(raw, source=path)
+
+
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _expanded_size(root: yaml.Node, limit: int, where: str) -> int:
+    """Nodes the document would have with every alias expanded; raise beyond *limit*.
+
+    Each distinct node's expanded size is computed once (iteratively, children
+    first), so an alias bomb is measured in time proportional to its *file*, not
+    to its expansion. A node that contains itself (a recursive alias) is refused.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes and not children_done:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if not children_done:
+            if key in open_nodes:
+                raise CodebookError(
+                    f"{where}: a YAML alias refers to a node that contains it (a recursive "
+                    "alias); write the value out instead."
+                )
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        open_nodes.discard(key)
+        total = 1 + sum(sizes[id(child)] for child in children)
+        if total > limit:
+            raise CodebookError(
+                f"{where}: the YAML would expand to more than {limit:,} values through its "
+                "aliases (*name) — an alias bomb or a mistake. Write the values out, or use "
+                "fewer nested aliases."
+            )
+        sizes[key] = total
+    return sizes[id(root)]
+
+
+def safe_yaml_load(text: str, where: str = "YAML", max_nodes: int = MAX_YAML_NODES) -> Any:
+    """Parse YAML like :func:`yaml.safe_load`, refusing documents that expand too far.
+
+    Parameters
+    ----------
+    text : str
+        The YAML text (one document).
+    where : str
+        Named in error messages (normally the file name).
+    max_nodes : int
+        Largest number of nodes the document may have once aliases are expanded.
+
+    Returns
+    -------
+    object
+        The parsed document (None for an empty one).
+
+    Raises
+    ------
+    CodebookError
+        For an alias bomb, a recursive alias or nesting too deep to parse.
+    yaml.YAMLError
+        For text that is not YAML.
+
+    Notes
+    -----
+    The node graph is composed first (aliases are shared references there, so
+    composing a "billion laughs" document is cheap), its expanded size is
+    measured, and only then are Python objects built.
+    """
+    loader = _SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, max_nodes, where)
+        return loader.construct_document(node)
+    except RecursionError as err:
+        raise CodebookError(
+            f"{where}: the YAML is nested too deeply to read; flatten the structure."
+        ) from err
+    finally:
+        loader.dispose()
 
 
 def _fail(where: str, key: str, problem: str) -> CodebookError:
@@ -284,6 +431,7 @@ def parse_codebook(raw: Any, source: Path | None = None) -> Codebook:
     domain_ids = {d.id for d in domains}
     items = tuple(_parse_item(it, i, where, scales, domain_ids) for i, it in enumerate(raw_items))
     _no_duplicates([it.id for it in items], where, "items", "item id")
+    _check_names(domains, items, where, RESERVED_COLUMNS | _declared_columns(raw))
     empty = [d.id for d in domains if not any(it.domain == d.id for it in items)]
     if empty:
         raise _fail(where, "domains", f"lists domain(s) with no items: {', '.join(empty)}")
@@ -298,6 +446,61 @@ def parse_codebook(raw: Any, source: Path | None = None) -> Codebook:
         source=source,
         extra={k: v for k, v in raw.items() if k not in known},
     )
+
+
+def _declared_columns(raw: Mapping[str, Any]) -> set[str]:
+    """Other columns the codebook itself declares: its ``background`` keys and the ``voice`` id."""
+    names: set[str] = set()
+    background = raw.get("background")
+    if isinstance(background, Mapping):
+        names |= {str(key) for key in background}
+    voice = raw.get("voice")
+    if isinstance(voice, Mapping) and isinstance(voice.get("id"), str):
+        names.add(voice["id"])
+    return names
+
+
+def _check_names(
+    domains: tuple[Domain, ...], items: tuple[Item, ...], where: str, reserved: set[str] | frozenset
+) -> None:
+    """Refuse ids that are not words or that collide with another column; name both."""
+    for kind, ids in (("domains", [d.id for d in domains]), ("items", [i.id for i in items])):
+        for name in ids:
+            if not _ID.fullmatch(name):
+                raise _fail(
+                    f"{where}: {kind}.{name}",
+                    "id",
+                    f"must be a word (letters, digits or _, then also . or -), got {name!r}; "
+                    "ids become column names in the data and in published tables",
+                )
+            if name in reserved:
+                what = "domain" if kind == "domains" else "item"
+                raise _fail(
+                    f"{where}: {kind}.{name}",
+                    "id",
+                    f"the {what} id {name!r} is also the name of the background column "
+                    f"{name!r} of survey files; rename the {what} (e.g. {name}_{what})",
+                )
+    columns: dict[str, str] = {}
+    for domain in domains:
+        columns[domain.id] = f"the score column of domain {domain.id!r}"
+    for domain in domains:
+        flag = f"low_{domain.id}"
+        if flag in columns:
+            raise _fail(
+                f"{where}: domains.{flag}",
+                "id",
+                f"{flag!r} is also the low-score flag of domain {domain.id!r}; rename one of them",
+            )
+        columns[flag] = f"the low-score flag of domain {domain.id!r}"
+    for item in items:
+        if item.id in columns:
+            raise _fail(
+                f"{where}: items.{item.id}",
+                "id",
+                f"the item id {item.id!r} is also {columns[item.id]}; "
+                "an item column and a score column cannot share a name, rename the item",
+            )
 
 
 def _no_duplicates(ids: list[str], where: str, key: str, what: str) -> None:

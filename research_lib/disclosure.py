@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from research_lib.csv_out import write_csv
 from research_lib.errors import InputError
 
 __all__ = [
@@ -579,7 +580,7 @@ def write_published(
     )
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(target, index=False, encoding="utf-8", lineterminator="\n")
+    write_csv(out, target, index=False, encoding="utf-8", lineterminator="\n")
     return target
 
 

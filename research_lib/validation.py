@@ -13,6 +13,13 @@ Nothing is silently dropped or coerced. The rules:
 * ``respondent_id``, ``service_id``, ``wave``, ``age``, ``placement_type`` and
   ``oblast`` must not be empty; a second row with the same ``respondent_id`` is
   rejected (the first is kept);
+* ``wave`` is a year (``2024``) or a year and a round within it (``2024-1``,
+  ``2024-2``; ``2024-01`` is read as ``2024-1``), years 1990-2099; anything
+  else is rejected. Waves are ordered by time with :func:`wave_order`, never as
+  text, so a stray ``2025b`` can never become the "latest" wave;
+* no column other than the items may be named like a domain or a
+  ``low_<domain>`` flag of the codebook (the scores would collide with it): the
+  file is refused, naming both;
 * ``placement_type`` is one of ``family, kinship, foster, cnst, institution`` or a
   Bulgarian label ("ЦНСТ", "приемна грижа", ...); ``oblast`` is any name
   :func:`research_lib.regions.resolve_oblast` accepts;
@@ -36,6 +43,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -73,6 +81,11 @@ __all__ = [
     "validate_responses",
     "valid_schema",
     "REJECTED_COLUMNS",
+    "WAVE_YEARS",
+    "canonical_wave",
+    "wave_key",
+    "wave_order",
+    "latest_wave",
 ]
 
 #: Background columns every survey file must have.
@@ -88,6 +101,79 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 #: Accepted ages (inclusive): children 8-17 answer, but care leavers and younger
 #: children read to by an adult are within reach of a survey.
 AGE_RANGE: tuple[int, int] = (5, 25)
+#: Accepted wave years (inclusive).
+WAVE_YEARS: tuple[int, int] = (1990, 2099)
+_WAVE = re.compile(r"(\d{4})(?:-(\d{1,2}))?")
+_WAVE_HELP = "write the wave as a year (2024) or a year and the round within it (2024-1, 2024-2)"
+
+
+def canonical_wave(value: object) -> str | None:
+    """The wave in its canonical spelling, or None when ``value`` is not a wave.
+
+    A wave is a year (``"2024"``) or a year and a round within it (``"2024-1"``);
+    a round's leading zero is dropped (``"2024-02"`` -> ``"2024-2"``). Whole
+    numbers (``2024``, ``2024.0`` from a spreadsheet or SPSS) are years.
+
+    >>> canonical_wave(" 2024-02"), canonical_wave(2025.0), canonical_wave("2025b")
+    ('2024-2', '2025', None)
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        if not np.isfinite(value) or float(value) != int(value):
+            return None
+        value = str(int(value))
+    match = _WAVE.fullmatch(str(value).strip())
+    if match is None:
+        return None
+    year, part = int(match[1]), match[2]
+    if not WAVE_YEARS[0] <= year <= WAVE_YEARS[1] or (part is not None and int(part) < 1):
+        return None
+    return f"{year}" if part is None else f"{year}-{int(part)}"
+
+
+def wave_key(wave: object) -> tuple[int, int]:
+    """Sort key of a wave: ``(year, round)``, a plain year before its rounds.
+
+    Raises
+    ------
+    InputError
+        When ``wave`` is not a wave (see :func:`canonical_wave`).
+    """
+    canonical = canonical_wave(wave)
+    if canonical is None:
+        raise InputError(f"wave {str(wave)[:40]!r} is not a wave; {_WAVE_HELP}.")
+    year, _, part = canonical.partition("-")
+    return int(year), int(part or 0)
+
+
+def wave_order(waves: Iterable[object]) -> list[str]:
+    """The distinct waves in canonical spelling, earliest first (by time, not as text).
+
+    >>> wave_order(["2025", "2024-2", "2024-10", "2024-1", "2025"])
+    ['2024-1', '2024-2', '2024-10', '2025']
+
+    Raises
+    ------
+    InputError
+        When a value is not a wave; validated data (``LoadResult.valid``) has only waves.
+    """
+    distinct = {canonical_wave(w) or str(w) for w in waves if not pd.isna(w)}
+    return sorted(distinct, key=wave_key)
+
+
+def latest_wave(waves: Iterable[object]) -> str:
+    """The latest of ``waves`` (see :func:`wave_order`).
+
+    Raises
+    ------
+    InputError
+        When there is no wave, or a value is not a wave.
+    """
+    ordered = wave_order(waves)
+    if not ordered:
+        raise InputError("there is no wave to choose from; the data have no valid rows.")
+    return ordered[-1]
 
 
 def load_responses(path: str | Path, codebook: Codebook) -> LoadResult:
@@ -189,6 +275,19 @@ def _check_columns(data: pd.DataFrame, codebook: Codebook, name: str) -> None:
             f"{', '.join(map(str, data.columns[:20]))}{' …' if len(data.columns) > 20 else ''}. "
             f"Add or rename them; every survey file needs {', '.join(REQUIRED_COLUMNS)}."
         )
+    scores = {d: f"domain {d!r}" for d in codebook.domain_ids}
+    scores |= {f"low_{d}": f"the low-score flag of domain {d!r}" for d in codebook.domain_ids}
+    items = set(codebook.item_ids)
+    clashes = [
+        f"column {c!r} has the name of {scores[c]}"
+        for c in data.columns
+        if c in scores and c not in items
+    ]
+    if clashes:
+        raise InputError(
+            f"{name}: {'; '.join(clashes)} in codebook {codebook.instrument!r}; the scores "
+            "would collide with it. Rename or remove the column in the file."
+        )
     absent = [c for c in codebook.item_ids if c not in data.columns]
     if absent:
         raise InputError(
@@ -205,7 +304,21 @@ def _background_text(
     data: pd.DataFrame, value_labels: Mapping[str, Mapping]
 ) -> dict[str, pd.Series]:
     """The coded background columns as stripped text (SPSS codes replaced by labels), once."""
-    return {c: as_text(with_value_labels(data[c], value_labels.get(c))) for c in _TEXT_COLUMNS}
+    texts = {}
+    for c in _TEXT_COLUMNS:
+        values = with_value_labels(data[c], value_labels.get(c))
+        if c == "wave" and pd.api.types.is_numeric_dtype(values.dtype):
+            # a year stored as a number (SPSS, a spreadsheet cell): 2024.0 reads "2024"
+            values = values.map(as_written)
+        texts[c] = as_text(values)
+    return texts
+
+
+def _canonical_waves(texts: pd.Series) -> pd.Series:
+    """Waves in canonical spelling (``<NA>`` for what is not a wave), distinct values once."""
+    codes, uniques = pd.factorize(texts)
+    mapped = np.array([canonical_wave(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=texts.index, dtype=texts.dtype)
 
 
 def _canonical_background(data: pd.DataFrame, texts: Mapping[str, pd.Series]) -> pd.DataFrame:
@@ -219,7 +332,7 @@ def _canonical_background(data: pd.DataFrame, texts: Mapping[str, pd.Series]) ->
             "oblast": match_oblasts(texts["oblast"]),
             "age": pd.to_numeric(data["age"], errors="coerce").astype("float64"),
             "sex": canonical_codes(texts["sex"], SEX_ALIASES),
-            "wave": texts["wave"],
+            "wave": _canonical_waves(texts["wave"]),
         },
         index=data.index,
     )
@@ -242,6 +355,13 @@ def _background_problems(
         yield rejected_lines(
             empty[column], column, data[column], f"{column} is empty; every row needs one"
         )
+
+    yield rejected_lines(
+        ~empty["wave"] & canon["wave"].isna(),
+        "wave",
+        data["wave"],
+        f"not a wave; {_WAVE_HELP}, years {WAVE_YEARS[0]}-{WAVE_YEARS[1]}",
+    )
 
     ids = canon["respondent_id"]
     # the common case, every id distinct, is checked at half the cost of finding the repeats

@@ -22,14 +22,14 @@ TOY = {
     },
     "domains": [
         {"id": "home", "label": {"bg": "Дом", "en": "Home"}, "min_valid": 0.5, "low_threshold": 50},
-        {"id": "voice", "label": {"bg": "Глас", "en": "Voice"}, "min_valid": 1.0},
+        {"id": "say", "label": {"bg": "Глас", "en": "Voice"}, "min_valid": 1.0},
     ],
     "items": [
         {"id": "h1", "domain": "home", "scale": "freq5", "reverse": False, "text": {"en": "a"}},
         {"id": "h2", "domain": "home", "scale": "freq5", "reverse": True, "text": {"en": "b"}},
         {"id": "h3", "domain": "home", "scale": "agree4", "reverse": False, "text": {"en": "c"}},
-        {"id": "v1", "domain": "voice", "scale": "agree4", "reverse": False, "text": {"en": "d"}},
-        {"id": "v2", "domain": "voice", "scale": "agree4", "reverse": True, "text": {"en": "e"}},
+        {"id": "v1", "domain": "say", "scale": "agree4", "reverse": False, "text": {"en": "d"}},
+        {"id": "v2", "domain": "say", "scale": "agree4", "reverse": True, "text": {"en": "e"}},
     ],
 }
 

@@ -38,7 +38,7 @@ def test_shipped_instrument_loads_with_required_coverage(qol_codebook):
 
 def test_toy_codebook_accessors(toy_codebook):
     assert toy_codebook.item_ids == ["h1", "h2", "h3", "v1", "v2"]
-    assert [i.id for i in toy_codebook.items_of("voice")] == ["v1", "v2"]
+    assert [i.id for i in toy_codebook.items_of("say")] == ["v1", "v2"]
     assert toy_codebook.scale_of("h3").max == 3
     assert toy_codebook.domain_label("home", "bg") == "Дом"
     assert toy_codebook.domain("home").low_threshold == 50
@@ -76,7 +76,7 @@ def test_mistakes_name_the_wrong_key(mutate, named):
 def test_unknown_domain_message_lists_known_domains():
     with pytest.raises(CodebookError) as err:
         parse_codebook(broken(lambda r: r["items"][0].update(domain="nowhere")))
-    assert "'nowhere'" in str(err.value) and "home, voice" in str(err.value)
+    assert "'nowhere'" in str(err.value) and "home, say" in str(err.value)
 
 
 def test_load_codebook_file_errors_name_the_file(tmp_path):

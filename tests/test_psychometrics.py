@@ -220,23 +220,23 @@ def tiny_toy() -> pd.DataFrame:
 
 def test_floor_ceiling_missing_by_hand(toy_codebook, tiny_toy):
     """Hand calculation. home = h1 (freq5), h2 (freq5, reversed), h3 (agree4); min_valid 0.5.
-    voice = v1, v2 (agree4, v2 reversed); min_valid 1.0.
+    say = v1, v2 (agree4, v2 reversed); min_valid 1.0.
 
-    r1: home 100,100,100 -> 100 (ceiling); voice 0, 0 -> 0 (floor)
-    r2: home 0,0,0 -> 0 (floor);          voice 100, 100 -> 100 (ceiling)
-    r3: home 50, -9, NaN -> 1 of 3 valid -> NaN; voice -8, 66.7 -> NaN (min_valid 1.0)
-    r4: home 75, 75, 66.7 -> 72.2;        voice 66.7, 33.3 -> 50
+    r1: home 100,100,100 -> 100 (ceiling); say 0, 0 -> 0 (floor)
+    r2: home 0,0,0 -> 0 (floor);          say 100, 100 -> 100 (ceiling)
+    r3: home 50, -9, NaN -> 1 of 3 valid -> NaN; say -8, 66.7 -> NaN (min_valid 1.0)
+    r4: home 75, 75, 66.7 -> 72.2;        say 66.7, 33.3 -> 50
     home: floor 1/3, ceiling 1/3 of the 3 scored; 2 of 12 answers missing; n 3, n_any 4.
-    voice: floor 1/3, ceiling 1/3; 1 of 8 answers missing; n 3, n_any 4.
+    say: floor 1/3, ceiling 1/3; 1 of 8 answers missing; n 3, n_any 4.
     n = 3 < 10, so alpha and omega are NaN with a note, not an exception.
     """
     table = reliability(tiny_toy, toy_codebook, n_boot=20).set_index("domain")
     assert table.loc["home", "floor"] == pytest.approx(1 / 3)
     assert table.loc["home", "ceiling"] == pytest.approx(1 / 3)
     assert table.loc["home", "share_missing"] == pytest.approx(2 / 12)
-    assert table.loc["voice", "floor"] == pytest.approx(1 / 3)
-    assert table.loc["voice", "ceiling"] == pytest.approx(1 / 3)
-    assert table.loc["voice", "share_missing"] == pytest.approx(1 / 8)
+    assert table.loc["say", "floor"] == pytest.approx(1 / 3)
+    assert table.loc["say", "ceiling"] == pytest.approx(1 / 3)
+    assert table.loc["say", "share_missing"] == pytest.approx(1 / 8)
     assert table["n"].tolist() == [3, 3]
     assert table["n_any"].tolist() == [4, 4]
     assert table[["alpha", "omega", "omega_ci_low"]].isna().all().all()
@@ -262,7 +262,7 @@ def test_item_floor_ceiling_missing_by_hand(toy_codebook, tiny_toy):
     assert table.loc["h2", "share_missing"] == pytest.approx(0.25)
     assert table.loc["v2", "mean"] == pytest.approx(50.0)
     assert table["reverse"].tolist() == [False, True, False, False, True]
-    assert table["domain"].tolist() == ["home"] * 3 + ["voice"] * 2
+    assert table["domain"].tolist() == ["home"] * 3 + ["say"] * 2
 
 
 def test_reverse_items_are_turned_before_computing(qol_codebook):

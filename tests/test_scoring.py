@@ -20,12 +20,12 @@ def frame(rows):
 
 
 def test_scores_match_hand_calculation(toy_codebook):
-    """Hand calculation. home: h1 freq5, h2 freq5 reversed, h3 agree4 (0-3); voice: v1, v2 reversed.
+    """Hand calculation. home: h1 freq5, h2 freq5 reversed, h3 agree4 (0-3); say: v1, v2 reversed.
 
     r1: h1=4 -> 75; h2=2 -> 6-2=4 -> 75; h3=2 -> 66.67; home = (75+75+66.67)/3 = 72.22
-        v1=1 -> 33.33; v2=0 -> 3-0=3 -> 100; voice = 66.67
+        v1=1 -> 33.33; v2=0 -> 3-0=3 -> 100; say = 66.67
     r2: h1=-9 missing; h2=5 -> 1 -> 0; h3=-8 missing; 1 of 3 valid < ceil(0.5*3)=2 -> NaN
-        v1=3 -> 100; v2=3 -> 0 -> 0; voice = 50
+        v1=3 -> 100; v2=3 -> 0 -> 0; say = 50
     r3: h1=1 -> 0; h2=NaN; h3=0 -> 0; 2 of 3 valid -> home = 0
         v1=2; v2 missing -> 1 of 2 valid < ceil(1.0*2)=2 -> NaN
     """
@@ -33,11 +33,11 @@ def test_scores_match_hand_calculation(toy_codebook):
     scores = score_responses(valid, toy_codebook)
     assert list(scores.index) == ["r1", "r2", "r3"]
     assert scores.loc["r1", "home"] == pytest.approx((75 + 75 + 200 / 3) / 3)
-    assert scores.loc["r1", "voice"] == pytest.approx((100 / 3 + 100) / 2)
+    assert scores.loc["r1", "say"] == pytest.approx((100 / 3 + 100) / 2)
     assert math.isnan(scores.loc["r2", "home"])
-    assert scores.loc["r2", "voice"] == pytest.approx(50.0)
+    assert scores.loc["r2", "say"] == pytest.approx(50.0)
     assert scores.loc["r3", "home"] == 0.0
-    assert math.isnan(scores.loc["r3", "voice"])
+    assert math.isnan(scores.loc["r3", "say"])
 
 
 def test_low_flags_only_for_domains_with_a_threshold(toy_codebook):
@@ -54,7 +54,7 @@ def test_threshold_is_strict_less_than():
         **TOY,
         "domains": [
             {"id": "home", "label": "H", "low_threshold": 50},
-            {"id": "voice", "label": "V"},
+            {"id": "say", "label": "V"},
         ],
     }
     book = parse_codebook(raw)

@@ -45,6 +45,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from research_lib.csv_out import write_csv
 from research_lib.errors import InputError
 from research_lib.labels import check_language, has_text, text
 from research_lib.recommendations.grading import (
@@ -1155,5 +1156,5 @@ def recommendations_csv(triggered: pd.DataFrame, path: str | PathLike[str]) -> P
     target = Path(path)
     if target.is_dir():
         target = target / "recommendations.csv"
-    triggered.loc[:, list(RECOMMENDATION_COLUMNS)].to_csv(target, index=False, encoding="utf-8")
+    write_csv(triggered.loc[:, list(RECOMMENDATION_COLUMNS)], target, index=False, encoding="utf-8")
     return target
