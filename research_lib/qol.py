@@ -50,7 +50,7 @@ from research_lib.psychometrics import item_statistics, reliability
 from research_lib.regions import NATIONAL, oblast_name, resolve_scope
 from research_lib.reporting import format_number
 from research_lib.scoring import scored_table
-from research_lib.validation import LoadResult, load_responses
+from research_lib.validation import LoadResult, canonical_wave, load_responses, wave_order
 
 __all__ = [
     "QolData",
@@ -128,10 +128,10 @@ def prepare(
     scored["age_band"] = age_band(scored["age"])
     if scope != NATIONAL:
         scored = scored[scored["oblast"] == scope]
-    waves = tuple(sorted(scored["wave"].dropna().unique()))
+    waves = tuple(wave_order(scored["wave"].dropna().unique()))  # by time, not as text
     if not waves:
         raise InputError(f"{Path(responses).name}: no valid responses for oblast {oblast!r}.")
-    chosen = waves[-1] if wave == "latest" else str(wave)
+    chosen = waves[-1] if wave == "latest" else (canonical_wave(wave) or str(wave))
     if chosen not in waves:
         raise InputError(
             f"wave {wave!r} is not in the data; waves present: {', '.join(waves)} (or 'latest')."
