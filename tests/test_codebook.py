@@ -92,3 +92,131 @@ def test_load_codebook_file_errors_name_the_file(tmp_path):
     )
     with pytest.raises(CodebookError, match=r"wrong.yaml: items.h1: key 'scale'"):
         load_codebook(wrong)
+
+
+# ----------------------------------------------------------------------------- hostile codebooks
+
+BILLION_LAUGHS = """\
+instrument: bomb
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+domains: [{id: home, label: *i}]
+"""
+
+
+def test_billion_laughs_is_refused_before_it_expands(tmp_path):
+    """9^9 (387 million) strings once expanded; measured on the node graph, not built.
+
+    Without the bound, ``str()`` of the label (what parse_codebook does) takes
+    over 2 GB; here the error comes from the size check itself.
+    """
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS, encoding="utf-8")
+    with pytest.raises(CodebookError, match=r"bomb\.yaml: .*expand to more than 200,000"):
+        load_codebook(path)
+
+
+def test_recursive_alias_is_refused(tmp_path):
+    path = tmp_path / "loop.yaml"
+    path.write_text("instrument: x\nscales: &s {again: *s}\n", encoding="utf-8")
+    with pytest.raises(CodebookError, match="recursive alias"):
+        load_codebook(path)
+
+
+def test_ordinary_anchors_still_work(tmp_path):
+    """A shared label list through an alias is fine: the bound is on the expanded size."""
+    raw = copy.deepcopy(TOY)
+    text = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+    text = text.replace("  freq5:\n", "  freq5: &freq\n", 1) + "spare: *freq\n"
+    path = tmp_path / "anchors.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert load_codebook(path).extra["spare"]["max"] == 5
+
+
+def test_oversized_codebook_file_is_refused(tmp_path, monkeypatch):
+    from research_lib import codebook
+
+    monkeypatch.setattr(codebook, "MAX_CODEBOOK_BYTES", 100)
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(TOY), encoding="utf-8")
+    with pytest.raises(CodebookError, match="big.yaml: the file has .* bytes"):
+        load_codebook(path)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "words"),
+    [
+        # issue 14 item 6 / issue 15: ids equal to background columns, named with both
+        (
+            lambda r: r["domains"][1].update(id="voice"),
+            "domains.voice: key 'id' the domain id 'voice'",
+        ),
+        (lambda r: r["domains"][0].update(id="age"), "background column 'age'"),
+        (
+            lambda r: r["domains"][0].update(id="placement_type"),
+            "background column 'placement_type'",
+        ),
+        (lambda r: r["domains"][0].update(id="wave"), "background column 'wave'"),
+        (lambda r: r["items"][0].update(id="respondent_id"), "item id 'respondent_id'"),
+        (lambda r: r["items"][0].update(id="oblast"), "background column 'oblast'"),
+        (lambda r: r["items"][0].update(id="weight"), "background column 'weight'"),
+        # an item column named like a score column or a low_ flag
+        (
+            lambda r: r["items"][0].update(id="home"),
+            "item id 'home' is also the score column of domain 'home'",
+        ),
+        (
+            lambda r: r["items"][0].update(id="low_home"),
+            "'low_home' is also the low-score flag of domain 'home'",
+        ),
+        (
+            lambda r: r["domains"].append({"id": "low_home", "label": "x"}),
+            "'low_home' is also the low-score flag of domain 'home'",
+        ),
+        # ids that are not words: formula starts and markup
+        (lambda r: r["domains"][0].update(id="=HYPERLINK(1)"), "must be a word"),
+        (lambda r: r["items"][0].update(id="<img src=x onerror=alert(1)>"), "must be a word"),
+        (lambda r: r["items"][0].update(id="h 1"), "must be a word"),
+    ],
+)
+def test_id_clashes_and_bad_ids_are_refused_naming_both(mutate, words):
+    raw = broken(mutate)
+    for item in raw["items"]:  # keep items pointing at a renamed domain
+        if item["domain"] not in {d["id"] for d in raw["domains"]}:
+            item["domain"] = raw["domains"][0]["id"]
+    with pytest.raises(CodebookError) as err:
+        parse_codebook(raw)
+    assert words in str(err.value)
+
+
+def test_columns_the_codebook_declares_are_reserved_too():
+    raw = broken(lambda r: r.update(background={"school_type": {}}, voice={"id": "comment"}))
+    raw["domains"][1]["id"] = "comment"
+    for item in raw["items"][3:]:
+        item["domain"] = "comment"
+    with pytest.raises(CodebookError, match="background column 'comment'"):
+        parse_codebook(raw)
+    raw["domains"][1]["id"] = "school_type"
+    for item in raw["items"][3:]:
+        item["domain"] = "school_type"
+    with pytest.raises(CodebookError, match="background column 'school_type'"):
+        parse_codebook(raw)
+
+
+def test_reserved_names_cover_every_required_column():
+    from research_lib.codebook import RESERVED_COLUMNS
+    from research_lib.validation import REQUIRED_COLUMNS
+
+    assert set(REQUIRED_COLUMNS) | {"voice", "weight"} <= RESERVED_COLUMNS
+
+
+def test_shipped_codebook_declares_only_reserved_or_known_columns(qol_codebook):
+    """The shipped instrument passes its own clash checks (its background keys are reserved)."""
+    assert not set(qol_codebook.item_ids) & set(qol_codebook.extra["background"])
