@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 
 from research_lib.errors import InputError
-from research_lib.validation import REQUIRED_COLUMNS, valid_schema, validate_responses
+from research_lib.validation import (
+    REQUIRED_COLUMNS,
+    canonical_wave,
+    latest_wave,
+    valid_schema,
+    validate_responses,
+    wave_order,
+)
 from tests.conftest import toy_row
 
 
@@ -62,6 +69,12 @@ def test_clean_rows_are_all_valid_with_canonical_codes(toy_codebook):
         ({"respondent_id": ""}, "respondent_id", "respondent_id is empty"),
         ({"service_id": None}, "service_id", "service_id is empty"),
         ({"wave": " "}, "wave", "wave is empty"),
+        ({"wave": "2025b"}, "wave", "not a wave; write the wave as a year (2024)"),
+        ({"wave": '<img src=x onerror="alert(1)">'}, "wave", "not a wave"),
+        ({"wave": "2024-0"}, "wave", "not a wave"),
+        ({"wave": "1850"}, "wave", "years 1990-2099"),
+        ({"wave": "24"}, "wave", "not a wave"),
+        ({"wave": 2024.5}, "wave", "not a wave"),
         ({"h1": 7}, "h1", "outside the scale 1…5"),
         ({"h1": 0}, "h1", "outside the scale 1…5"),
         ({"h1": 2.5}, "h1", "outside the scale 1…5"),
@@ -164,3 +177,88 @@ def test_summary_and_problem_counts(toy_codebook):
     assert result.summary().startswith("data: 3 rows read, 1 valid, 2 rejected")
     counts = result.problem_counts()
     assert counts.iloc[0].tolist() == ["age", "age is outside 5-25", 2]
+
+
+# ----------------------------------------------------------------------------- waves and clashes
+
+
+def test_waves_are_canonical_and_ordered_by_time_not_text(toy_codebook):
+    """Planted: as text, "2024-10" < "2024-2" and "2025b" > "2025"; by time they are not."""
+    rows = [
+        toy_row(respondent_id="a", wave="2024-2"),
+        toy_row(respondent_id="b", wave="2024-10"),
+        toy_row(respondent_id="c", wave=" 2024-01 "),
+        toy_row(respondent_id="d", wave=2025),
+        toy_row(respondent_id="e", wave="2025b"),
+        toy_row(respondent_id="f", wave="<img src=x onerror=alert(1)>"),
+    ]
+    result = check(rows, toy_codebook)
+    assert result.valid["wave"].tolist() == ["2024-2", "2024-10", "2024-1", "2025"]
+    assert problems(result) == [(6, "wave"), (7, "wave")]
+    assert result.rejected["value"].tolist()[1] == "<img src=x onerror=alert(1)>"
+    assert wave_order(result.valid["wave"]) == ["2024-1", "2024-2", "2024-10", "2025"]
+    assert latest_wave(result.valid["wave"]) == "2025"
+    assert sorted(["2025b", "2025"])[-1] == "2025b"  # what text order used to pick
+
+
+def test_numeric_wave_from_a_spreadsheet_or_spss_reads_as_a_year(toy_codebook):
+    frame = pd.DataFrame([toy_row(), toy_row(respondent_id="r2")])
+    frame["wave"] = [2024.0, 2025.0]
+    result = validate_responses(frame, toy_codebook)
+    assert result.rejected.empty and result.valid["wave"].tolist() == ["2024", "2025"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024", "2024"),
+        ("2024-02", "2024-2"),
+        (2024, "2024"),
+        ("2024-12", "2024-12"),
+        ("2025b", None),
+        ("2024/1", None),
+        ("", None),
+        (None, None),
+        (True, None),
+        ("2100", None),
+    ],
+)
+def test_canonical_wave(value, expected):
+    assert canonical_wave(value) == expected
+
+
+def test_wave_order_refuses_a_value_that_is_not_a_wave():
+    with pytest.raises(InputError, match="'2025b' is not a wave"):
+        wave_order(["2024", "2025b"])
+
+
+@pytest.mark.parametrize(
+    ("column", "words"),
+    [
+        ("home", "column 'home' has the name of domain 'home'"),
+        ("low_home", "column 'low_home' has the name of the low-score flag of domain 'home'"),
+        ("say", "column 'say' has the name of domain 'say'"),
+    ],
+)
+def test_a_data_column_named_like_a_score_is_refused_naming_both(toy_codebook, column, words):
+    """Issue 15: ``score`` used to end in a pandas traceback (columns overlap) here."""
+    with pytest.raises(InputError) as err:
+        check([toy_row(**{column: "x"})], toy_codebook)
+    assert words in str(err.value) and "toy-v1" in str(err.value)
+
+
+def test_cli_score_with_a_clashing_column_exits_2_without_traceback(tmp_path, capsys):
+    import yaml
+
+    from research_lib.cli import main
+    from tests.conftest import TOY
+
+    book = tmp_path / "toy.yaml"
+    book.write_text(yaml.safe_dump(TOY, allow_unicode=True), encoding="utf-8")
+    survey = tmp_path / "survey.csv"
+    pd.DataFrame([toy_row(home="x"), toy_row(respondent_id="r2", home="y")]).to_csv(
+        survey, index=False
+    )
+    assert main(["score", str(survey), "--codebook", str(book)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: survey.csv: column 'home'") and "Traceback" not in err
