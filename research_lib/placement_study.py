@@ -42,6 +42,7 @@ suppression against the ``all`` total of each year.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,11 +54,17 @@ from research_lib.errors import InputError
 from research_lib.indicators import wilson_ci
 from research_lib.its import ITSResult, fit_its
 from research_lib.placements import (
+    add_rates,
+    count_oblasts,
     entry_age_band,
     episodes_to_series,
     load_counts,
     load_episodes,
     load_population,
+    population_child_bands,
+    stock_totals,
+    yearly_flows,
+    yearly_stocks,
 )
 from research_lib.regions import NATIONAL, resolve_scope
 from research_lib.rejections import LoadResult
@@ -118,6 +125,11 @@ class PlacementAnalysis:
     reform_date: pd.Timestamp = pd.Timestamp("2016-01-01")
     periods_per_year: int = 12
     notes: dict[str, str] = field(default_factory=dict)
+    #: Published counts only: each year's stock (with its real date) and flows (complete or partial).
+    stocks: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    flows: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    #: Published counts with a population: rates per 100,000 children.
+    count_rates: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 def prepare(
@@ -146,10 +158,17 @@ def prepare(
     else:
         load = load_counts(counts)
         kind = "counts"
+        _check_count_scope(load, scope)
         default_as_of = (
-            pd.Timestamp(load.valid["period"].max()) if len(load.valid) else pd.Timestamp.today()
+            pd.Timestamp(load.valid["reference_date"].max())
+            if len(load.valid)
+            else pd.Timestamp.today()
         )
-    pop = load_population(population).valid if population is not None else None
+    pop = (
+        population_child_bands(load_population(population).valid)
+        if population is not None
+        else None
+    )
     return PlacementData(
         load=load,
         kind=kind,
@@ -159,30 +178,79 @@ def prepare(
     )
 
 
+def _check_count_scope(load: LoadResult, scope: str) -> None:
+    """A clear error when the counts file has no rows for the oblast asked for."""
+    from research_lib.regions import oblast_name
+
+    have = count_oblasts(load)
+    if scope in have or (scope == NATIONAL and have):
+        return
+    names = ", ".join(
+        "the whole country (all)" if code == NATIONAL else f"{oblast_name(code, 'en')} ({code})"
+        for code in have
+    )
+    raise InputError(
+        f"the counts file has no rows for {oblast_name(scope, 'en')} ({scope}). "
+        f"It has figures for: {names or 'nothing (no valid rows)'}. "
+        "Run it with one of these as oblast, or give a file with rows for this oblast."
+    )
+
+
 def _yearly(data: PlacementData) -> pd.DataFrame:
     """Entries, exits and children in care at year end, by placement type, in scope."""
     if data.kind == "episodes":
         series = episodes_to_series(data.scoped, freq="YS", by=("placement_type",), end=data.as_of)
     else:
-        counts = data.scoped
-        series = counts.groupby(["period", "placement_type"], observed=True, as_index=False)[
-            ["entries", "exits", "in_care_end"]
-        ].sum(min_count=1)
+        return _counts_yearly(_count_rows(data.scoped))
     series["year"] = pd.to_datetime(series["period"]).dt.year
     return series
 
 
-def _monthly_population(data: PlacementData, periods: pd.Series) -> pd.Series | None:
-    """Children aged 0-17 in scope for each month's year (the ITS offset); None without a population."""
+def _count_rows(counts: pd.DataFrame) -> pd.DataFrame:
+    """Published counts of all ages (age band 0-17 or none given)."""
+    if "age_band" in counts:
+        band = counts["age_band"].astype("string")
+        counts = counts[band.isna() | (band == "0-17")]
+    return counts.drop(columns=["age_band"], errors="ignore")
+
+
+def _counts_yearly(counts: pd.DataFrame) -> pd.DataFrame:
+    """Stocks at the date closest to each year end and complete yearly flows, by placement type.
+
+    One row per year and placement type: ``in_care_end`` with its ``reference_date``,
+    ``entries`` and ``exits`` only for years their periods cover (else missing).
+    """
+    keys = ["year", "placement_type"]
+    stocks = yearly_stocks(counts)[[*keys, "in_care_end", "reference_date"]]
+    frames = [stocks]
+    for column in ("entries", "exits"):
+        flows = yearly_flows(counts, column)
+        frames.append(flows.loc[flows["complete"].astype(bool), [*keys, column]])
+    yearly = frames[0]
+    for frame in frames[1:]:
+        yearly = yearly.merge(frame, on=keys, how="outer")
+    for column in ("entries", "exits", "in_care_end"):
+        yearly[column] = yearly[column].astype("Int64")
+    yearly["year"] = yearly["year"].astype(int)
+    yearly["period"] = pd.to_datetime(yearly["year"].astype(str) + "-01-01")
+    return yearly.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _monthly_population(
+    data: PlacementData, periods: pd.Series, band: str = "0-17"
+) -> pd.Series | None:
+    """Children of ``band`` in scope for each month's year (the ITS offset).
+
+    0-17 is the given figure or the sum of 0-3, 4-6 and 7-17; the country the
+    given figure or the sum of the 28 oblasts (:func:`research_lib.indicators.child_population`).
+    None without a population or when a year of the series has no figure.
+    """
     if data.population is None:
         return None
-    pop = data.population
-    if "age_band" in pop:
-        pop = pop[pop["age_band"].astype(str) == "0-17"]
-    if data.scope != NATIONAL:
-        pop = pop[pop["oblast"] == data.scope]
-    by_year = pop.groupby("year")["population"].sum()
+    from research_lib.indicators import child_population
+
     years = pd.to_datetime(periods).dt.year
+    by_year = child_population(data.population, sorted(years.unique()), data.scope, band)
     values = years.map(by_year)
     return None if values.isna().any() else values.astype(float)
 
@@ -210,9 +278,13 @@ def its_frame(
 
 
 def _fit_entries_its(
-    monthly: pd.DataFrame, data: PlacementData, reform: pd.Timestamp, periods_per_year: int
+    monthly: pd.DataFrame,
+    data: PlacementData,
+    reform: pd.Timestamp,
+    periods_per_year: int,
+    band: str = "0-17",
 ) -> tuple[ITSResult | None, pd.DataFrame, str]:
-    population = _monthly_population(data, monthly["period"])
+    population = _monthly_population(data, monthly["period"], band)
     frame = its_frame(monthly, reform, population, periods_per_year)
     offset = "population" if "population" in frame else None
     try:
@@ -285,7 +357,7 @@ def analyse(
         monthly_young = episodes_to_series(
             young, freq=frequency, by=None, start=scoped["start_date"].min(), end=end
         )
-        result, frame, why = _fit_entries_its(monthly_young, data, reform, per_year)
+        result, frame, why = _fit_entries_its(monthly_young, data, reform, per_year, band="0-3")
         its_data["residential_0_3"] = frame
         if result is not None:
             its["residential_0_3"] = result
@@ -315,7 +387,19 @@ def analyse(
         projection = _projection(stock, data.as_of.year, projection_horizon)
     else:
         notes["episodes"] = "counts only"
-        regional, projection = {}, None
+        projection = None
+        counts = _count_rows(data.scoped)
+        stocks = yearly_stocks(counts)
+        flows = {c: yearly_flows(counts, c) for c in ("entries", "exits") if c in counts}
+        result, frame, why = _counts_its(counts, data, reform, frequency, per_year)
+        if result is not None:
+            its["institution"], its_data["institution"] = result, frame
+        elif why:
+            notes["its_institution"] = why
+        count_rates = _counts_rates(stocks, flows, data)
+        if data.population is None:
+            notes["indicators"] = "no population"
+        regional = _counts_regional(data, reform)
     return PlacementAnalysis(
         yearly=yearly,
         entries_0_3=entries_0_3,
@@ -330,7 +414,118 @@ def analyse(
         reform_date=reform,
         periods_per_year=per_year,
         notes=notes,
+        **(
+            {"stocks": stocks, "flows": flows, "count_rates": count_rates}
+            if data.kind == "counts"
+            else {}
+        ),
     )
+
+
+#: Fewest periods (in years' worth) before and after the reform for an ITS on counts.
+MIN_ITS_YEARS: tuple[int, int] = (2, 1)
+
+
+def _counts_its(
+    counts: pd.DataFrame,
+    data: PlacementData,
+    reform: pd.Timestamp,
+    frequency: str,
+    per_year: int,
+) -> tuple[ITSResult | None, pd.DataFrame, str]:
+    """The ITS on monthly (or quarterly) published entries into institutions, when there are enough."""
+    if "entries" not in counts:
+        return None, pd.DataFrame(), "no entries in the counts"
+    rows = counts[
+        (counts["placement_type"].astype(str) == "institution")
+        & (counts["period_kind"] == frequency)
+        & counts["entries"].notna()
+    ]
+    if "source" in rows:
+        rows = rows.drop_duplicates(["period"], keep="first")
+    series = rows[["period", "entries"]].sort_values("period").reset_index(drop=True)
+    if series.empty:
+        return None, series, "not enough periods"
+    before = int((series["period"] < reform).sum())
+    after = len(series) - before
+    expected = pd.date_range(series["period"].min(), series["period"].max(), freq=frequency)
+    if (
+        len(expected) != len(series)
+        or before < MIN_ITS_YEARS[0] * per_year
+        or after < MIN_ITS_YEARS[1] * per_year
+    ):
+        return None, series, "not enough periods"
+    series["entries"] = series["entries"].astype(int)
+    return _fit_entries_its(series, data, reform, per_year)
+
+
+def _counts_rates(
+    stocks: pd.DataFrame, flows: dict[str, pd.DataFrame], data: PlacementData
+) -> pd.DataFrame:
+    """Rates per 100,000 children 0-17 for stocks (at their date's year) and complete yearly flows."""
+    if data.population is None:
+        return pd.DataFrame()
+    pieces = []
+    if len(stocks):
+        pieces.append(
+            stocks.assign(
+                measure_kind="in_care_end",
+                count=stocks["in_care_end"],
+                measure=stocks["reference_date"].dt.strftime("%Y-%m-%d"),
+            )
+        )
+    for column, frame in flows.items():
+        complete = frame[frame["complete"].astype(bool)]
+        if len(complete):
+            pieces.append(
+                complete.assign(
+                    measure_kind=column,
+                    count=complete[column],
+                    measure=complete["year"].astype(str),
+                )
+            )
+    if not pieces:
+        return pd.DataFrame()
+    table = pd.concat(pieces, ignore_index=True)
+    table = table[["year", "oblast", "placement_type", "measure_kind", "measure", "count"]]
+    series = table.assign(
+        period=pd.to_datetime(table["year"].astype(str) + "-01-01"),
+        entries=table["count"].astype(float),
+    )[["period", "oblast", "entries"]]
+    rated = add_rates(series, data.population)
+    table["population"] = rated["population"].to_numpy()
+    table["rate"] = rated["entries_rate"].to_numpy()
+    table["rate_low"] = rated["entries_rate_low"].to_numpy()
+    table["rate_high"] = rated["entries_rate_high"].to_numpy()
+    return table.dropna(subset=["rate"]).reset_index(drop=True)
+
+
+def _counts_regional(data: PlacementData, reform: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Foster growth and family-based share per oblast from published stocks, when oblast rows exist.
+
+    Only years in which an oblast has every placement type of the file at one date
+    from one source enter (a share of figures from different dates would mix them).
+    """
+    from research_lib.regional import family_based_share, foster_growth, funnel_proportions
+
+    counts = _count_rows(data.load.valid)
+    if not (counts["oblast"].astype(str) != NATIONAL).any():
+        return {}
+    stocks = yearly_stocks(counts)
+    if stocks.empty:
+        return {}
+    complete = stock_totals(stocks, types=FORMAL_CARE)[["year", "oblast"]]
+    stocks = stocks.merge(complete, on=["year", "oblast"], how="inner")
+    if stocks.empty:
+        return {}
+    series = stocks.assign(period=pd.to_datetime(stocks["year"].astype(str) + "-01-01"))
+    out: dict[str, pd.DataFrame] = {}
+    last = int(series["year"].max())
+    with contextlib.suppress(InputError, ValueError, KeyError):
+        out["funnel"] = funnel_proportions(family_based_share(series, last))
+    with contextlib.suppress(InputError, ValueError, KeyError):
+        out["growth"] = foster_growth(series, reform.year - 1, last, value="in_care_end")
+    return out
 
 
 def young_residential_in_care(episodes: pd.DataFrame, years) -> pd.DataFrame:
@@ -364,6 +559,12 @@ def _regional(data: PlacementData, reform: pd.Timestamp) -> dict[str, pd.DataFra
     )
     last = data.as_of.year
     growth = foster_growth(series, reform.year - 1, last, value="in_care_end")
+    if data.population is not None:  # per child, with the starting rate as the baseline
+        with_rates = foster_growth(
+            series, reform.year - 1, last, value="in_care_end", population=data.population
+        )
+        if with_rates["relative_growth"].notna().any():
+            growth = with_rates
     funnel = funnel_proportions(family_based_share(series, last))
     return {"growth": growth, "funnel": funnel}
 
@@ -448,7 +649,86 @@ def _its_figures(
         values.append(t.loc[term, "estimate"] ** power)
         lows.append(t.loc[term, "ci_low"] ** power)
         highs.append(t.loc[term, "ci_high"] ** power)
+    end = result.change_at_end()
+    measures.append("change_at_end")
+    values.append(end["estimate"])
+    lows.append(end["ci_low"])
+    highs.append(end["ci_high"])
     return figure_rows(table, group, measures, n, values, lows, highs)
+
+
+def _counts_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
+    """Published counts as figures: stocks at their real dates, complete and partial flows, rates.
+
+    ``in_care_at_date``: measure = the stock's reference date (ISO), one per year and
+    placement type; ``all`` only where every type has a figure of that date and source.
+    ``<flow>_by_year``: complete years; ``<flow>_part_year``: measure ``"2019 (07-09)"``,
+    the months the published periods cover.
+    """
+    parts = []
+    stocks = analysis.stocks
+    if len(stocks):
+        totals = stock_totals(stocks, types=FORMAL_CARE)
+        for frame in (stocks, totals):
+            if len(frame):
+                parts.append(
+                    figure_rows(
+                        "in_care_at_date",
+                        frame["placement_type"].astype(str),
+                        frame["reference_date"].dt.strftime("%Y-%m-%d"),
+                        frame["in_care_end"],
+                        frame["in_care_end"],
+                        by="placement_type",
+                    )
+                )
+    for column, flows in analysis.flows.items():
+        if flows.empty:
+            continue
+        complete = flows["complete"].astype(bool)
+        whole = flows[complete]
+        if len(whole):
+            totals = stock_totals(whole.assign(reference_date="year"), column, FORMAL_CARE)
+            for frame in (whole, totals):
+                if len(frame):
+                    parts.append(
+                        figure_rows(
+                            f"{column}_by_year",
+                            frame["placement_type"].astype(str),
+                            frame["year"].astype(str),
+                            frame[column],
+                            frame[column],
+                            by="placement_type",
+                        )
+                    )
+        partial = flows[~complete]
+        if len(partial):
+            parts.append(
+                figure_rows(
+                    f"{column}_part_year",
+                    partial["placement_type"].astype(str),
+                    partial["year"].astype(str) + " (" + partial["covered"] + ")",
+                    partial[column],
+                    partial[column],
+                    by="placement_type",
+                )
+            )
+    rates = analysis.count_rates
+    if len(rates):
+        names = {"in_care_end": "in_care_per_100k", "entries": "entries_per_100k"}
+        names["exits"] = "exits_per_100k"
+        for kind, sub in rates.groupby("measure_kind", sort=False):
+            parts.append(
+                figure_rows(
+                    names[str(kind)],
+                    sub["placement_type"].astype(str),
+                    sub["measure"],
+                    sub["count"],
+                    sub["rate"],
+                    sub["rate_low"],
+                    sub["rate_high"],
+                )
+            )
+    return parts
 
 
 _INDICATOR_NAMES = {"exits_residential_to_family": "exits_residential_to_family_share"}
@@ -458,10 +738,13 @@ def published_figures(
     analysis: PlacementAnalysis, data: PlacementData, min_cell: int = 5
 ) -> pd.DataFrame:
     """Every figure of the placement report in the ``published.csv`` layout, disclosure-controlled."""
-    parts = [
-        _count_figures("entries_by_year", analysis.yearly, "entries"),
-        _count_figures("in_care_by_year", analysis.yearly, "in_care_end"),
-    ]
+    if data.kind == "counts":
+        parts = _counts_figures(analysis)
+    else:
+        parts = [
+            _count_figures("entries_by_year", analysis.yearly, "entries"),
+            _count_figures("in_care_by_year", analysis.yearly, "in_care_end"),
+        ]
     young = analysis.entries_0_3
     if len(young):
         parts.append(
@@ -572,6 +855,7 @@ def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
                 growth["lagging"].astype(float),
             )
         )
+        parts += _growth_model_figures(growth)
     funnel = analysis.regional.get("funnel")
     if funnel is not None and len(funnel):
         count, total = funnel["count"].sum(), funnel["total"].sum()
@@ -601,6 +885,7 @@ def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
                     funnel[f"outside_{level}"].map({"below": -1.0, "within": 0.0, "above": 1.0}),
                 )
             )
+        parts.append(_dispersion_figures("entry_rate_funnel", funnel))
     result = analysis.projection
     if result is not None:
         observed = result.table.loc[~result.table["is_projection"], "observed"]
@@ -644,18 +929,10 @@ def key_findings(
     its = _shown(published, "its_institution_entries")
     if ("institution", "level_change") in its.index:
         row = its.loc[("institution", "level_change")]
-        key = "placements.finding_level" if row["ci_high"] < 1 else "placements.finding_level_up"
-        out.append(
-            text(
-                key,
-                language,
-                reform=reform,
-                pct=fmt(_pct_fall(row["value"]), language, 0),
-                rr=fmt(row["value"], language, 2),
-                low=fmt(row["ci_low"], language, 2),
-                high=fmt(row["ci_high"], language, 2),
-            )
-        )
+        out.append(_change_finding("placements.finding_level", row, language, reform=reform))
+    if ("institution", "change_at_end") in its.index:
+        row = its.loc[("institution", "change_at_end")]
+        out.append(_change_finding("placements.finding_end", row, language))
     if ("institution", "slope_change_per_year") in its.index:
         row = its.loc[("institution", "slope_change_per_year")]
         if row["ci_high"] < 1:
@@ -671,25 +948,21 @@ def key_findings(
     young = _shown(published, "its_residential_entries_0_3")
     if ("residential_0_3", "level_change") in young.index:
         row = young.loc[("residential_0_3", "level_change")]
-        if row["ci_high"] < 1:
-            out.append(
-                text(
-                    "placements.finding_young",
-                    language,
-                    pct=fmt(_pct_fall(row["value"]), language, 0),
-                    rr=fmt(row["value"], language, 2),
-                    low=fmt(row["ci_low"], language, 2),
-                    high=fmt(row["ci_high"], language, 2),
-                )
-            )
+        out.append(_change_finding("placements.finding_young", row, language))
     growth = _shown(published, "foster_growth")
     if len(growth):
         lagging = [g for (g, m), r in growth.iterrows() if m == "lagging" and r["value"] == 1]
+        strict = [g for (g, m), r in growth.iterrows() if m == "lagging_998" and r["value"] == 1]
         if lagging:
             names = ", ".join(oblast_name(code, language) for code in sorted(lagging))
             out.append(
                 text("placements.finding_lagging", language, count=len(lagging), names=names)
             )
+            if strict:
+                names = ", ".join(oblast_name(code, language) for code in sorted(strict))
+                out[-1] += " " + text("placements.finding_lagging_strict", language, names=names)
+            elif any(m == "lagging_998" for _, m in growth.index):
+                out[-1] += " " + text("placements.finding_lagging_strict_none", language)
         else:
             out.append(text("placements.finding_no_lagging", language))
     exits = _shown(published, "exits_within_12m")
@@ -708,6 +981,7 @@ def key_findings(
                     high=fmt(100 * row["ci_high"], language, 1),
                 )
             )
+    out += _stock_findings(published, language)
     projection = published[published["table"] == "projection_0_3_residential"]
     if len(projection):
         row = projection.iloc[0]
@@ -726,6 +1000,199 @@ def key_findings(
                 )
             )
     return out
+
+
+def _stock_findings(published: pd.DataFrame, language: str) -> list[str]:
+    """Published counts: per placement type, the first and the latest stock with their dates."""
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import format_number as fmt
+
+    rows = published[
+        (published["table"] == "in_care_at_date") & ~published["suppressed"].astype(bool)
+    ].dropna(subset=["value"])
+    shown = "%d.%m.%Y" if language == "bg" else "%d %b %Y"
+    out = []
+    for group in (*FORMAL_CARE, "all"):
+        sub = rows[rows["group"] == group].sort_values("measure")
+        if len(sub) < 2:
+            continue
+        first, last = sub.iloc[0], sub.iloc[-1]
+        name = (
+            text("dimension.all", language)
+            if group == "all"
+            else group_label("placement_type", group, language)
+        )
+        out.append(
+            text(
+                "placements.finding_stock",
+                language,
+                group=name,
+                first=fmt(first["value"], language, 0),
+                first_date=pd.Timestamp(first["measure"]).strftime(shown),
+                last=fmt(last["value"], language, 0),
+                last_date=pd.Timestamp(last["measure"]).strftime(shown),
+            )
+        )
+    return out
+
+
+def report_title(data: PlacementData, language: str = "bg") -> str:
+    """The report title: published figures from public sources get their own title."""
+    from research_lib.labels import text
+    from research_lib.paths import project_path
+
+    source = data.load.source
+    public = project_path("data/public").resolve()
+    if data.kind == "counts" and source is not None and public in Path(source).resolve().parents:
+        return text("placements.title_public", language)
+    return text("placements.title", language)
+
+
+def _change_finding(key: str, row: pd.Series, language: str, **values: object) -> str:
+    """A rate ratio in words: a fall or a rise when the CI excludes 1, else what it is compatible with.
+
+    Keys: ``key`` (fall), ``key + "_up"`` (rise), ``key + "_compatible"`` (CI holds 1:
+    "compatible with anything from a fall of X% to a rise of Y%", never "did not fall").
+    """
+    from research_lib.its import change_direction
+    from research_lib.labels import text
+    from research_lib.reporting import format_number as fmt
+
+    direction = change_direction(row["ci_low"], row["ci_high"])
+    suffix = {"decrease": "", "increase": "_up", "compatible": "_compatible"}[direction]
+    pct = abs(100.0 * (row["value"] - 1.0))
+    return text(
+        key + suffix,
+        language,
+        pct=fmt(pct, language, 0),
+        rr=fmt(row["value"], language, 2),
+        low=fmt(row["ci_low"], language, 2),
+        high=fmt(row["ci_high"], language, 2),
+        fall=fmt(_pct_fall(row["ci_low"]), language, 0),
+        rise=fmt(-_pct_fall(row["ci_high"]), language, 0),
+        **values,
+    )
+
+
+_ITS_BANDS = {"institution": "0-17", "residential_0_3": "0-3"}
+
+
+def _its_method_words(
+    data: PlacementData, analysis: PlacementAnalysis, language: str
+) -> tuple[str, str]:
+    """What was fitted, in words: the denominator and the autocorrelation check of each series."""
+    from research_lib.labels import text
+
+    offsets, checks = [], []
+    for key, band in _ITS_BANDS.items():
+        result = analysis.its.get(key)
+        if result is None:
+            continue
+        series = text(f"placements.series_{key}", language)
+        if result.log_offset is not None:
+            offsets.append(
+                text("placements.offset_rate", language, series=series, band=band.replace("-", "–"))
+            )
+        else:
+            why = "none" if data.population is None else "years"
+            reason = text(f"placements.offset_why_{why}", language)
+            offsets.append(text("placements.offset_count", language, series=series, why=reason))
+        check = result.autocorrelation
+        if check.get("lags"):
+            p = f"= {check['lb_pvalue']:.2g}" if check["lb_pvalue"] >= 0.001 else "< 0.001"
+            if language == "bg":
+                p = p.replace(".", ",")
+            if check["handled"] == "newey_west":
+                checks.append(
+                    text(
+                        "placements.autocorr_handled",
+                        language,
+                        series=series,
+                        p=p,
+                        lags=check["hac_lags"],
+                    )
+                )
+            else:
+                checks.append(text("placements.autocorr_none", language, series=series, p=p))
+    return " ".join(offsets), " ".join(checks)
+
+
+def _regional_method_words(analysis: PlacementAnalysis, language: str) -> list[str]:
+    """The dispersion of the entry-rate funnel and the foster-growth model, in words."""
+    from research_lib.labels import text
+    from research_lib.regional import funnel_dispersion
+    from research_lib.reporting import format_number as fmt
+
+    out = []
+    funnel = analysis.regional.get("rate_funnel")
+    if funnel is not None and len(funnel) and "tau" in funnel:
+        d = funnel_dispersion(funnel)
+        p = "< 0,001" if language == "bg" else "< 0.001"
+        if d.p_value >= 0.001:
+            p = "= " + fmt(d.p_value, language, 3)
+        key = "placements.method_funnel" if d.widened else "placements.method_funnel_plain"
+        out.append(
+            text(
+                key,
+                language,
+                chi2=fmt(d.chi2, language, 0),
+                df=d.df,
+                ratio=fmt(d.ratio, language, 1),
+                p=p,
+            )
+        )
+    growth = analysis.regional.get("growth")
+    if growth is not None and len(growth) and np.isfinite(growth["baseline_slope"].iloc[0]):
+        doubling = np.log(2.0)
+        row = growth.iloc[0]
+        out.append(
+            text(
+                "placements.method_growth",
+                language,
+                factor=fmt(row["baseline_slope"] ** doubling, language, 2),
+                low=fmt(row["baseline_slope_low"] ** doubling, language, 2),
+                high=fmt(row["baseline_slope_high"] ** doubling, language, 2),
+            )
+        )
+    return out
+
+
+def _growth_model_figures(growth: pd.DataFrame) -> list[pd.DataFrame]:
+    """Each oblast's growth relative to the growth expected for its starting level, and the 99.8% flag."""
+    if "relative_growth" not in growth:
+        return []
+    return [
+        figure_rows(
+            "foster_growth",
+            growth["oblast"],
+            "relative_growth",
+            growth["count_end"],
+            growth["relative_growth"],
+            growth["relative_ci_low"],
+            growth["relative_ci_high"],
+        ),
+        figure_rows(
+            "foster_growth",
+            growth["oblast"],
+            "lagging_998",
+            growth["count_end"],
+            growth["flag_998"].eq("lagging").astype(float),
+        ),
+    ]
+
+
+def _dispersion_figures(table: str, funnel: pd.DataFrame) -> pd.DataFrame:
+    """The dispersion test of a funnel: chi-squared / df (``dispersion_ratio``) and its p-value."""
+    from research_lib.regional import funnel_dispersion
+
+    d = funnel_dispersion(funnel)
+    return figure_rows(
+        table,
+        "all",
+        ["dispersion_ratio", "dispersion_p"],
+        d.units,
+        [d.ratio, d.p_value],
+    )
 
 
 def data_and_method(
@@ -752,15 +1219,34 @@ def data_and_method(
         ]
     else:
         paragraphs = [
-            text("placements.counts_summary", language, n_rows=fmt(data.load.n_rows, language, 0))
+            text("placements.counts_summary", language, n_rows=fmt(data.load.n_rows, language, 0)),
+            text("placements.counts_method", language),
         ]
-    offset = text("placements.offset_text", language) if data.population is not None else ""
-    paragraphs.append(text("placements.method_its", language, reform=reform, offset=offset))
-    paragraphs.append(
-        text("placements.method_rates", language)
-        if data.population is not None
-        else text("placements.no_population", language)
-    )
+    if data.kind == "episodes" or analysis.its:
+        offset, autocorrelation = _its_method_words(data, analysis, language)
+        paragraphs.append(
+            text(
+                "placements.method_its",
+                language,
+                reform=reform,
+                offset=offset,
+                autocorrelation=autocorrelation,
+            )
+        )
+    else:
+        paragraphs.append(text("placements.counts_no_its", language))
+    if data.population is None:
+        paragraphs.append(text("placements.no_population", language))
+    elif data.kind == "episodes":
+        paragraphs.append(text("placements.method_rates", language))
+        paragraphs += _regional_method_words(analysis, language)
+    else:
+        paragraphs.append(text("placements.method_rates_counts", language))
+    if (
+        data.population is not None
+        and (data.population.get("method", pd.Series(dtype=str)) == "sprague").any()
+    ):
+        paragraphs.append(text("placements.method_sprague", language))
     if data.kind == "episodes":
         paragraphs.append(text("placements.method_time", language))
     paragraphs.append(text("qol.method_disclosure", language, min_cell=min_cell))
@@ -807,7 +1293,188 @@ def count_table(published: pd.DataFrame, table: str, language: str = "bg") -> pd
         for g in order
     ]
     layout.index.name = text("placements.col_year", language)
-    return layout.fillna(text("common.suppressed", language))
+    return layout.fillna(text("placements.not_published", language))
+
+
+#: Tables of published counts, in the order the report shows them (table, heading label).
+COUNT_TABLES: tuple[tuple[str, str], ...] = (
+    ("in_care_at_date", "placements.h_in_care_dates"),
+    ("entries_by_year", "placements.h_entries"),
+    ("entries_part_year", "placements.h_entries_partial"),
+    ("exits_by_year", "placements.h_exits"),
+    ("exits_part_year", "placements.h_exits_partial"),
+    ("in_care_by_year", "placements.h_in_care"),
+    ("in_care_per_100k", "placements.h_in_care_rate"),
+    ("entries_per_100k", "placements.h_entries_rate"),
+)
+
+
+def stock_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
+    """Each year's published stock by placement type, with its real date when not 31 December.
+
+    Suppressed figures show "—", figures not published "…" (two different legends).
+    """
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import format_number
+    from research_lib.vocab import PLACEMENT_TYPES
+
+    rows = published[published["table"] == "in_care_at_date"]
+    if rows.empty:
+        return pd.DataFrame()
+    dates = pd.to_datetime(rows["measure"])
+    shown = "%d.%m.%Y" if language == "bg" else "%Y-%m-%d"
+    cells = [
+        format_number(v, language, 0)
+        + ("" if (d.month, d.day) == (12, 31) else f" ({d.strftime(shown)})")
+        for v, d in zip(rows["value"], dates, strict=True)
+    ]
+    frame = pd.DataFrame({"year": dates.dt.year, "group": rows["group"], "cell": cells})
+    layout = frame.pivot_table(
+        index="year", columns="group", values="cell", aggfunc="first", sort=True
+    )
+    order = [g for g in (*PLACEMENT_TYPES, "all") if g in layout.columns]
+    layout = layout[order]
+    layout.columns = [
+        text("dimension.all", language)
+        if g == "all"
+        else group_label("placement_type", g, language)
+        for g in order
+    ]
+    layout.index.name = text("placements.col_year", language)
+    return layout.fillna(text("placements.not_published", language))
+
+
+def rate_table(published: pd.DataFrame, table: str, language: str = "bg") -> pd.DataFrame:
+    """Rates per 100,000 children (95% CI) by date or year (rows) and placement type (columns)."""
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import format_estimate
+
+    rows = published[published["table"] == table]
+    if rows.empty:
+        return pd.DataFrame()
+    cells = rows.assign(
+        cell=[
+            format_estimate(v, lo, hi, language, 1)
+            for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)
+        ]
+    )
+    layout = cells.pivot_table(
+        index="measure", columns="group", values="cell", aggfunc="first", sort=True
+    )
+    layout.columns = [group_label("placement_type", g, language) for g in layout.columns]
+    layout.index.name = text("placements.col_date", language)
+    return layout.fillna(text("placements.not_published", language))
+
+
+def series_tables(published: pd.DataFrame, language: str = "bg") -> list[tuple[str, pd.DataFrame]]:
+    """(heading, table) for every count and rate table the run published, in report order."""
+    from research_lib.labels import text
+
+    out = []
+    for table, heading in COUNT_TABLES:
+        if not (published["table"] == table).any():
+            continue
+        if table == "in_care_at_date":
+            frame = stock_table(published, language)
+        elif table.endswith("_per_100k"):
+            frame = rate_table(published, table, language)
+        else:
+            frame = count_table(published, table, language)
+        out.append((text(heading, language), frame))
+    return out
+
+
+def series_notes(published: pd.DataFrame, min_cell: int, language: str = "bg") -> str:
+    """The legends of the count tables: suppressed, not published, real dates, partial years."""
+    from research_lib.labels import text
+
+    notes = [
+        text("common.suppressed_note", language, min_cell=min_cell),
+        text("placements.not_published_note", language),
+    ]
+    if (published["table"] == "in_care_at_date").any():
+        notes.append(text("placements.dates_note", language))
+    if published["table"].astype(str).str.endswith("_part_year").any():
+        notes.append(text("placements.partial_note", language))
+    return " ".join(notes)
+
+
+def main_series(published: pd.DataFrame) -> str:
+    """The table the series plot draws: yearly entries when there are several, else the stocks."""
+    shown = published[~published["suppressed"].astype(bool)]
+    for table in ("entries_by_year", "in_care_at_date", "in_care_by_year"):
+        if (shown["table"] == table).sum() >= 2:
+            return table
+    return "entries_by_year"
+
+
+def sources_table(analysis: PlacementAnalysis, published: pd.DataFrame, language: str = "bg"):
+    """Where each published count was read: figure, date or period, source and quote.
+
+    Only figures shown in ``published`` (not suppressed) are listed; empty without sources.
+    """
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import format_number
+
+    shown = published[~published["suppressed"].astype(bool)]
+    pieces = []
+    if len(analysis.stocks) and "source" in analysis.stocks:
+        stocks = analysis.stocks.assign(
+            what="in_care_at_date",
+            measure=analysis.stocks["reference_date"].dt.strftime("%Y-%m-%d"),
+            value=analysis.stocks["in_care_end"],
+        )
+        pieces.append(stocks)
+    for column, flows in analysis.flows.items():
+        if len(flows) and "source" in flows:
+            complete = flows["complete"].astype(bool)
+            pieces.append(
+                flows.assign(
+                    what=np.where(complete, f"{column}_by_year", f"{column}_part_year"),
+                    measure=np.where(
+                        complete,
+                        flows["year"].astype(str),
+                        flows["year"].astype(str) + " (" + flows["covered"] + ")",
+                    ),
+                    value=flows[column],
+                )
+            )
+    if not pieces:
+        return pd.DataFrame()
+    frame = pd.concat(pieces, ignore_index=True)
+    frame = frame[frame["source"].notna()]
+    keys = set(zip(shown["table"], shown["group"], shown["measure"].astype(str), strict=True))
+    keep = [
+        (w, str(g), str(m)) in keys
+        for w, g, m in zip(frame["what"], frame["placement_type"], frame["measure"], strict=True)
+    ]
+    frame = frame[keep]
+    if frame.empty:
+        return pd.DataFrame()
+    out = pd.DataFrame(
+        {
+            text("placements.col_figure", language): [
+                text(
+                    "placements.figure_stock"
+                    if w.startswith("in_care")
+                    else f"placements.figure_{w.split('_')[0]}",
+                    language,
+                )
+                for w in frame["what"]
+            ],
+            text("dimension.placement_type", language): [
+                group_label("placement_type", g, language) for g in frame["placement_type"]
+            ],
+            text("placements.col_date", language): frame["measure"],
+            text("common.n", language): [format_number(v, language, 0) for v in frame["value"]],
+            text("placements.col_source", language): frame["source"].astype(str)
+            + (" — " + frame["source_url"].fillna("").astype(str) if "source_url" in frame else ""),
+            text("placements.col_quote", language): frame["quote"].fillna("")
+            if "quote" in frame
+            else "",
+        }
+    )
+    return out.reset_index(drop=True)
 
 
 def indicator_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
@@ -911,7 +1578,7 @@ def plot_counts(published: pd.DataFrame, table: str, language: str = "bg", ax=No
         sub = rows[rows["group"] == group]
         if len(sub):
             ax.plot(
-                sub["measure"].astype(int),
+                sub["measure"].astype(str).str[:4].astype(int),
                 sub["value"],
                 marker="o",
                 ms=3,
@@ -966,19 +1633,38 @@ def growth_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
         return pd.DataFrame()
     growth = rows[rows["measure"] == "growth_ratio"].set_index("group")
     lagging = rows[rows["measure"] == "lagging"].set_index("group")["value"]
-    order = growth["value"].sort_values(na_position="last").index
+    relative = rows[rows["measure"] == "relative_growth"].set_index("group")
+    order = (
+        (relative["value"].reindex(growth.index) if len(relative) else growth["value"])
+        .sort_values(na_position="last")
+        .index
+    )
+    columns = {
+        text("placements.col_growth", language): [
+            format_estimate(
+                growth.loc[g, "value"],
+                growth.loc[g, "ci_low"],
+                growth.loc[g, "ci_high"],
+                language,
+                2,
+            )
+            for g in order
+        ]
+    }
+    if len(relative):
+        columns[text("placements.col_relative", language)] = [
+            format_estimate(
+                relative.loc[g, "value"] if g in relative.index else np.nan,
+                relative.loc[g, "ci_low"] if g in relative.index else np.nan,
+                relative.loc[g, "ci_high"] if g in relative.index else np.nan,
+                language,
+                2,
+            )
+            for g in order
+        ]
     frame = pd.DataFrame(
         {
-            text("placements.col_growth", language): [
-                format_estimate(
-                    growth.loc[g, "value"],
-                    growth.loc[g, "ci_low"],
-                    growth.loc[g, "ci_high"],
-                    language,
-                    2,
-                )
-                for g in order
-            ],
+            **columns,
             text("placements.col_lagging", language): [
                 text("common.suppressed", language)
                 if pd.isna(lagging.get(g))

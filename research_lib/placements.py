@@ -1732,15 +1732,24 @@ def validate_counts(
     )
     key_columns = ["period", "period_kind", "reference_date", "oblast", "placement_type"]
     key_columns += [c for c in ("age_band", "source") if c in canon]
-    key = canon[key_columns]
-    repeated, first = _first_row_of(key.astype({"placement_type": "string"}))
+    key = canon[key_columns].astype({"placement_type": "string"})
+    complete_key = key.drop(columns=["source"], errors="ignore").notna().all(axis=1)
+    repeated = pd.Series(False, index=data.index)
+    first = pd.Series(np.nan, index=data.index)
+    for column in present:  # a stock and a flow of one period may share a row or not
+        given = numbers[column].notna() & complete_key
+        again, first_row = _first_row_of(key[given])
+        repeated[again.index[again.to_numpy()]] = True
+        first = first.fillna(first_row.where(again).reindex(data.index))
     problems.append(
         rejected_lines(
-            repeated & key.drop(columns=["source"], errors="ignore").notna().all(axis=1),
+            repeated,
             _WHOLE_ROW,
             data["period"],
-            "a second row for the same period, reference date, oblast, placement type, age band "
-            "and source (first in row " + first.astype("Int64").astype(str) + "); keep one",
+            "a second figure for the same period, reference date, oblast, placement type, "
+            "age band and source (first in row "
+            + first.astype("Int64").astype(str)
+            + "); keep one",
         )
     )
     for column in present:

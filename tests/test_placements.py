@@ -659,7 +659,7 @@ def test_counts_months_in_every_accepted_spelling():
         ({"entries": "много"}, "entries", "whole number"),
         ({"entries": "", "exits": ""}, "entries", "no count given"),
         ({"age_band": "0-5"}, "age_band", "unknown or empty age band"),
-        ({"oblast": "BG311"}, "*", "a second row for the same period, reference date, oblast"),
+        ({"oblast": "BG311"}, "*", "a second figure for the same period, reference date, oblast"),
     ],
 )
 def test_each_count_rejection(override, column, words):
