@@ -14,6 +14,15 @@ Required keys::
     items:   [{id: <column>, domain: <domain id>, scale: <scale name>, reverse: <bool>,
                text: {bg: ..., en: ...}}]
 
+Optional keys for fielding (:mod:`research_lib.fielding`)::
+
+    age_versions: [{id: "8-11", min: 8, max: 11, label: {bg: ..., en: ...}}, ...]
+    items:   [{..., asked_in: ["12-17"], easy_read: {bg: ..., en: ...}}]
+    scales:  {<name>: {..., faces: false}}   # no faces on the paper form
+
+An item with ``asked_in`` is asked only of children in those age versions; the
+scoring treats it as *not asked* for the others (not as missing).
+
 Ids are column names: an item id is the data column of its answers, a domain id
 becomes a score column (and ``low_<domain>`` a flag). So an id must be a word
 (letters, digits, ``_``, then also ``.`` or ``-``), must not be the name of a
@@ -44,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from research_lib.errors import CodebookError
@@ -52,6 +62,7 @@ __all__ = [
     "Scale",
     "Domain",
     "Item",
+    "AgeVersion",
     "Codebook",
     "load_codebook",
     "parse_codebook",
@@ -98,6 +109,19 @@ class Scale:
     min: int
     max: int
     labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Show the answers as faces on the paper form of the youngest age version
+    #: (``faces: false`` for counts such as "how many times").
+    faces: bool = True
+
+
+@dataclass(frozen=True)
+class AgeVersion:
+    """A version of the questionnaire for children aged ``min`` … ``max`` (inclusive)."""
+
+    id: str
+    min: int
+    max: int
+    label: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,6 +132,8 @@ class Domain:
     label: Mapping[str, str]
     min_valid: float = 0.5
     low_threshold: float | None = None
+    #: Other keys of the domain (``instruction``, ``filter``, ``description``, ...).
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -119,6 +145,10 @@ class Item:
     scale: str
     reverse: bool
     text: Mapping[str, str]
+    #: Ids of the age versions that ask this item; empty = every child is asked.
+    asked_in: tuple[str, ...] = ()
+    #: Easy-read wording per language (for children with intellectual disabilities).
+    easy_read: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,6 +162,7 @@ class Codebook:
     items: tuple[Item, ...]
     source: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    age_versions: tuple[AgeVersion, ...] = ()
 
     @property
     def item_ids(self) -> list[str]:
@@ -165,6 +196,32 @@ class Codebook:
         """A domain's label in ``language``, falling back to the other language, then the id."""
         label = self.domain(domain_id).label
         return label.get(language) or next(iter(label.values()), domain_id)
+
+    def age_version(self, version_id: str) -> AgeVersion:
+        """The age version with id ``version_id``."""
+        for version in self.age_versions:
+            if version.id == version_id:
+                return version
+        raise KeyError(version_id)
+
+    def asked(self, item_id: str, ages: Any) -> np.ndarray:
+        """True where a child of age ``ages`` (array-like, years) is asked item ``item_id``.
+
+        An item without ``asked_in`` is asked at every age; an unknown age (NaN)
+        counts as asked, so nothing is dropped for lack of an age.
+        """
+        ages = np.asarray(ages, dtype="float64")
+        item = next((it for it in self.items if it.id == item_id), None)
+        if item is None:
+            raise KeyError(item_id)
+        if not item.asked_in:
+            return np.ones(ages.shape, dtype=bool)
+        asked = np.isnan(ages)
+        for version_id in item.asked_in:
+            version = self.age_version(version_id)
+            with np.errstate(invalid="ignore"):
+                asked |= (ages >= version.min) & (ages <= version.max)
+        return asked
 
     def item_text(self, item_id: str, language: str = "bg") -> str:
         """An item's wording in ``language``."""
@@ -342,7 +399,42 @@ def _parse_scale(name: str, raw: Any, where: str) -> Scale:
                 f"must list {high - low + 1} labels, one per answer {low}…{high}",
             )
         labels[str(lang)] = tuple(str(v) for v in values)
-    return Scale(name=str(name), min=low, max=high, labels=labels)
+    faces = raw.get("faces", True)
+    if not isinstance(faces, bool):
+        raise _fail(at, "faces", f"must be true or false, got {faces!r}")
+    return Scale(name=str(name), min=low, max=high, labels=labels, faces=faces)
+
+
+def _parse_age_versions(raw: Any, where: str) -> tuple[AgeVersion, ...]:
+    """The optional ``age_versions`` list: non-overlapping inclusive age ranges."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _fail(where, "age_versions", "must be a list of {id, min, max, label}")
+    versions = []
+    for index, spec in enumerate(raw):
+        at = f"{where}: age_versions[{index}]"
+        version_id = str(_require(spec, "id", at, (str, int)))
+        low = _require(spec, "min", at, int)
+        high = _require(spec, "max", at, int)
+        if low > high:
+            raise _fail(at, "min", f"must not be above max (min={low}, max={high})")
+        versions.append(
+            AgeVersion(
+                id=version_id,
+                min=low,
+                max=high,
+                label=_texts(spec.get("label", version_id), at, "label"),
+            )
+        )
+    _no_duplicates([v.id for v in versions], where, "age_versions", "age version id")
+    ordered = sorted(versions, key=lambda v: v.min)
+    for first, second in zip(ordered, ordered[1:], strict=False):
+        if second.min <= first.max:
+            raise _fail(
+                where, "age_versions", f"has overlapping ages: {first.id!r} and {second.id!r}"
+            )
+    return tuple(versions)
 
 
 def _parse_domain(raw: Any, index: int, where: str) -> Domain:
@@ -368,7 +460,11 @@ def _parse_domain(raw: Any, index: int, where: str) -> Domain:
         label=_texts(raw.get("label", domain_id), at, "label"),
         min_valid=float(min_valid),
         low_threshold=None if threshold is None else float(threshold),
+        extra={k: v for k, v in raw.items() if k not in _DOMAIN_KEYS},
     )
+
+
+_DOMAIN_KEYS = frozenset({"id", "label", "min_valid", "low_threshold"})
 
 
 def _parse_item(
@@ -390,12 +486,18 @@ def _parse_item(
     reverse = raw.get("reverse", False)
     if not isinstance(reverse, bool):
         raise _fail(at, "reverse", f"must be true or false, got {reverse!r}")
+    asked_in = raw.get("asked_in") or ()
+    asked_in = (asked_in,) if isinstance(asked_in, str | int) else asked_in
+    if not isinstance(asked_in, list | tuple):
+        raise _fail(at, "asked_in", f"must list age version ids, got {asked_in!r}")
     return Item(
         id=item_id,
         domain=domain,
         scale=scale,
         reverse=reverse,
         text=_texts(raw.get("text", item_id), at, "text"),
+        asked_in=tuple(str(v) for v in asked_in),
+        easy_read=_texts(raw["easy_read"], at, "easy_read") if raw.get("easy_read") else {},
     )
 
 
@@ -436,7 +538,19 @@ def parse_codebook(raw: Any, source: Path | None = None) -> Codebook:
     if empty:
         raise _fail(where, "domains", f"lists domain(s) with no items: {', '.join(empty)}")
 
-    known = {"instrument", "missing_codes", "scales", "domains", "items"}
+    age_versions = _parse_age_versions(raw.get("age_versions"), where)
+    version_ids = {v.id for v in age_versions}
+    for item in items:
+        unknown = [v for v in item.asked_in if v not in version_ids]
+        if unknown:
+            raise _fail(
+                f"{where}: items.{item.id}",
+                "asked_in",
+                f"names unknown age version(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(version_ids)) or 'none (add age_versions)'}",
+            )
+
+    known = {"instrument", "missing_codes", "scales", "domains", "items", "age_versions"}
     return Codebook(
         instrument=instrument,
         missing_codes=tuple(codes),
@@ -445,6 +559,7 @@ def parse_codebook(raw: Any, source: Path | None = None) -> Codebook:
         items=items,
         source=source,
         extra={k: v for k, v in raw.items() if k not in known},
+        age_versions=age_versions,
     )
 
 

@@ -8,7 +8,11 @@ The rules, all read from the codebook:
 * a domain score is the mean of its valid rescaled items, and is missing when
   fewer than ``ceil(min_valid * k)`` of the domain's ``k`` items are valid;
 * ``low_<domain>`` is true when the score is below the domain's
-  ``low_threshold`` (only for domains that define one; missing where the score is).
+  ``low_threshold`` (only for domains that define one; missing where the score is);
+* an item the codebook asks only in some age versions (``asked_in``) is *not asked*
+  of a child outside them: it counts neither as answered nor as missing, so ``k``
+  is the number of the domain's items the child was asked (an answer written in
+  it anyway is ignored). A domain none of whose items were asked is missing.
 
 Examples
 --------
@@ -103,19 +107,32 @@ def score_responses(valid: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     """
     n = len(valid)
     columns: dict[str, np.ndarray] = {}
+    by_age = any(item.asked_in for item in codebook.items)
+    ages = valid["age"].to_numpy(dtype="float64", na_value=np.nan) if by_age else None
     for domain in codebook.domains:
         items = codebook.items_of(domain.id)
         total = np.zeros(n)
         answered = np.zeros(n, dtype=np.int64)
+        n_asked = np.zeros(n, dtype=np.int64)
         for item in items:
             scale = codebook.scales[item.scale]
             values = valid[item.id].to_numpy(dtype="float64", na_value=np.nan)
             with np.errstate(invalid="ignore"):  # on the scale: not empty, not a missing code
                 answer = (values >= scale.min) & (values <= scale.max)
+            if item.asked_in:  # not asked at this age: neither answered nor missing
+                asked = codebook.asked(item.id, ages)
+                answer &= asked
+                n_asked += asked
+            else:
+                n_asked += 1
             top = (scale.max - values) if item.reverse else (values - scale.min)
             np.add(total, top * (100.0 / (scale.max - scale.min)), out=total, where=answer)
             answered += answer
-        needed = max(math.ceil(domain.min_valid * len(items)), 1)
+        if any(item.asked_in for item in items):
+            needed = np.maximum(np.ceil(domain.min_valid * n_asked), 1)
+            needed = np.where(n_asked > 0, needed, np.inf)  # nothing asked: no score
+        else:
+            needed = max(math.ceil(domain.min_valid * len(items)), 1)
         with np.errstate(invalid="ignore", divide="ignore"):
             columns[domain.id] = np.where(answered >= needed, total / answered, np.nan)
     scores = pd.DataFrame(
