@@ -10,15 +10,19 @@ validate RESPONSES --codebook CODEBOOK [--rejected-out FILE.csv]
     every row is valid, 1 when some were rejected, 2 when the file cannot be read.
 score RESPONSES --codebook CODEBOOK [--out FILE.csv]
     Validate, score and print mean domain scores by placement type.
-run STUDY [-p NAME=VALUE ...] [--force]
+run STUDY [-p NAME=VALUE ...] [--force] [--allow-small-min-cell]
     Run a study notebook through Papermill and export ``reports/<study>/<oblast>/report.html``
-    (skipped when nothing changed since its last successful run). Exit 0 when the
-    report is written or unchanged, 1 when the notebook failed, 2 for a bad parameter.
+    (skipped when nothing changed since its last successful run). The report is
+    replaced only when the run succeeds. Exit 0 when the report is written or
+    unchanged, 3 when the notebook failed (the previous report is kept), 2 for a
+    refused parameter or output folder (checked before any kernel starts), 130
+    when interrupted.
 batch STUDY --over oblast [--jobs N] [--force] [-p NAME=VALUE ...]
     Run a study for the country and all 28 oblasts in parallel, then print a summary
     (done / skipped / failed, each failure's error in one line) and rebuild
-    ``reports/index.html``. Exit 0 when all succeeded or were skipped, 1 when some
-    failed, 2 for a bad parameter (checked before any kernel starts).
+    ``reports/index.html``. Exit 0 when all succeeded or were skipped, 3 when some
+    failed, 2 for a refused parameter or output folder (checked before any kernel
+    starts), 130 when interrupted (Ctrl-C stops every worker).
 demo-data [--out DIR] [--seed N]
     Write the synthetic demo survey (and its README) to ``data/demo``.
 """
@@ -42,6 +46,8 @@ from research_lib.validation import LoadResult, load_responses
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE = 0, 1, 2
+#: ``run``/``batch``: a notebook failed (its previous report kept); stopped by Ctrl-C or a signal.
+EXIT_RUN_FAILED, EXIT_INTERRUPTED = 3, 130
 DEFAULT_CODEBOOK = SURVEYS_DIR / "qol-child-v1.yaml"
 
 
@@ -170,43 +176,74 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rerun even when inputs, parameters and code are unchanged",
     )
+    parser.add_argument(
+        "--allow-small-min-cell",
+        action="store_true",
+        help="accept min_cell below 3 (a reviewed exception: the report and provenance say so)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     from research_lib.paths import REPORTS_DIR, display_path
-    from research_lib.runs import FAILED, SKIPPED, STUDIES, run_one
+    from research_lib.runs import FAILED, SKIPPED, STUDIES, _stop_on_signals, run_one
 
-    result = run_one(args.study, _parse_parameters(args.parameter), force=args.force)
+    def waiting() -> None:
+        print("another run is writing this report; waiting for it to finish…", file=sys.stderr)
+
+    with _stop_on_signals():
+        result = run_one(
+            args.study,
+            _parse_parameters(args.parameter),
+            force=args.force,
+            allow_small_min_cell=args.allow_small_min_cell,
+            on_wait=waiting,
+        )
+    report = result.folder / STUDIES[args.study].report
     if result.status == FAILED:
         print(f"failed: {result.error}", file=sys.stderr)
-        print(f"executed notebook: {display_path(result.folder / f'{result.study}.ipynb')}")
+        failed = result.folder / f"{result.study}.failed.ipynb"
+        if failed.is_file():
+            print(f"executed notebook: {display_path(failed)}")
+        if report.is_file():
+            print(f"the previous report is kept: {display_path(report)}")
     else:
         if result.status == SKIPPED:
             print("unchanged since the last successful run: skipped (--force reruns)")
-        print(f"report: {display_path(result.folder / STUDIES[args.study].report)}")
+        print(f"report: {display_path(report)}")
         if (result.folder / "published.csv").is_file():
             print(f"published figures: {display_path(result.folder / 'published.csv')}")
-    print(f"index: {display_path(REPORTS_DIR / 'index.html')}")
-    return EXIT_REJECTED if result.status == FAILED else EXIT_OK
+    if result.index_error:
+        print(f"index not rebuilt: {result.index_error}", file=sys.stderr)
+    else:
+        print(f"index: {display_path(REPORTS_DIR / 'index.html')}")
+    return EXIT_RUN_FAILED if result.status == FAILED or result.index_error else EXIT_OK
 
 
 def _batch(args: argparse.Namespace) -> int:
     from research_lib.paths import display_path
-    from research_lib.runs import run_batch
+    from research_lib.runs import BatchInterrupted, run_batch
 
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}.")
-    batch = run_batch(
-        args.study,
-        _parse_parameters(args.parameter),
-        over=args.over,
-        jobs=args.jobs,
-        force=args.force,
-    )
+    try:
+        batch = run_batch(
+            args.study,
+            _parse_parameters(args.parameter),
+            over=args.over,
+            jobs=args.jobs,
+            force=args.force,
+            allow_small_min_cell=args.allow_small_min_cell,
+        )
+    except BatchInterrupted as stop:
+        print(stop.message(), file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(batch.summary())
     if batch.index is not None:
         print(f"index: {display_path(batch.index)}")
-    return batch.exit_code
+    exit_code = batch.exit_code
+    # ---- after the batch: the intruder audit of the whole batch goes here ----------------
+    # (it runs once every run has ended and the index is rebuilt; it may raise exit_code)
+    return exit_code
 
 
 def _demo_data(args: argparse.Namespace) -> int:
@@ -236,6 +273,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
+    except OSError as err:  # an output that cannot be written: one line, no traceback
+        where = f" {display_path(err.filename)}" if err.filename else ""
+        print(f"error: cannot write{where}: {err.strerror or err}.", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except (KeyboardInterrupt, _interrupted()):
+        print("interrupted: stopped before the end; no report was replaced.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _interrupted() -> type[BaseException]:
+    from research_lib.runs import Interrupted
+
+    return Interrupted
 
 
 if __name__ == "__main__":  # pragma: no cover

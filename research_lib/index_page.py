@@ -10,6 +10,12 @@
 2. the list of every report: study, oblast, date, a short hash of the input
    data, status and a relative link.
 
+A run that failed or was interrupted keeps its previous report: the page says
+"last run failed, showing the previous report of DATE" and links to it. A run
+recorded as running whose process is gone (its folder lock is free, or its
+pid is dead) is shown as interrupted, never as ready; a link is shown only
+when the report file exists.
+
 The page is Bulgarian by default (English with ``language="en"``), has no
 script, and reuses :data:`research_lib.reporting.REPORT_CSS`, so it reads on a
 phone and prints on A4. Links are relative, so the ``reports/`` folder can be
@@ -26,16 +32,28 @@ from __future__ import annotations
 import datetime
 import html
 import math
+import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from research_lib.labels import check_language, has_text, text
+from research_lib.outputs import lock_is_held, write_text_atomic
 from research_lib.paths import REPORTS_DIR
 from research_lib.provenance import PROVENANCE_FILE, read_provenance
 
-__all__ = ["INDEX_FILE", "TEXT", "page_text", "collect_runs", "headline_value", "build_index"]
+__all__ = [
+    "INDEX_FILE",
+    "TEXT",
+    "page_text",
+    "collect_runs",
+    "run_state",
+    "shown_report",
+    "headline_value",
+    "build_index",
+]
 
 INDEX_FILE = "index.html"
 
@@ -61,9 +79,30 @@ TEXT: dict[str, dict[str, str]] = {
     "status_ok": {"bg": "готов", "en": "ready"},
     "status_failed": {"bg": "неуспешен", "en": "failed"},
     "status_running": {"bg": "в процес", "en": "running"},
+    "status_interrupted": {"bg": "прекъснат", "en": "interrupted"},
+    "kept_failed": {
+        "bg": "последното изпълнение е неуспешно; показан е предишният доклад от {date}",
+        "en": "last run failed, showing the previous report of {date}",
+    },
+    "kept_interrupted": {
+        "bg": "последното изпълнение е прекъснато; показан е предишният доклад от {date}",
+        "en": "last run was interrupted, showing the previous report of {date}",
+    },
+    "kept_running": {
+        "bg": "изпълнява се; показан е предишният доклад от {date}",
+        "en": "running, showing the previous report of {date}",
+    },
+    "override": {
+        "bg": "изключение: min_cell = {value} (под долната граница {floor})",
+        "en": "exception: min_cell = {value} (below the floor of {floor})",
+    },
     "counts": {
-        "bg": "{n} доклада: {ok} готови, {failed} неуспешни.",
-        "en": "{n} reports: {ok} ready, {failed} failed.",
+        "bg": "{n} доклада: {ok} готови, {failed} неуспешни, {incomplete} незавършени (прекъснати или в процес).",
+        "en": "{n} reports: {ok} ready, {failed} failed, {incomplete} incomplete (interrupted or running).",
+    },
+    "kept_note": {
+        "bg": "„†“: последното изпълнение е неуспешно или прекъснато; числото е от предишния доклад.",
+        "en": "“†”: the last run failed or was interrupted; the figure is from the previous report.",
     },
     "none": {
         "bg": "Все още няма доклади. Пуснете „make demo“ или „python -m research_lib batch qol --over oblast“.",
@@ -82,7 +121,9 @@ TEXT: dict[str, dict[str, str]] = {
 
 _EXTRA_CSS = """
 .status-failed { color: #B00020; font-weight: bold; }
-.status-running { color: var(--muted); }
+.status-running, .status-interrupted { color: var(--muted); }
+.status-interrupted { font-weight: bold; }
+.override { color: #B00020; }
 span.hash { font-family: "DejaVu Sans Mono", monospace; font-size: 0.85em; }
 td, th { text-align: left; }
 td.num { text-align: right; }
@@ -103,12 +144,60 @@ def collect_runs(reports_dir: str | Path = REPORTS_DIR) -> list[dict[str, Any]]:
     reports_dir = Path(reports_dir)
     runs = []
     for path in sorted(reports_dir.glob(f"*/*/{PROVENANCE_FILE}")):
+        if any(part.startswith(".") for part in path.relative_to(reports_dir).parts[:2]):
+            continue  # a run's temporary folder
         record = read_provenance(path.parent)
         if record is None:
             continue
         record["_folder"] = path.parent.relative_to(reports_dir).as_posix()
+        record["_state"] = run_state(record, path.parent)
         runs.append(record)
     return runs
+
+
+def _pid_alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError, OverflowError):
+        return True
+    return True
+
+
+def run_state(record: Mapping[str, Any], folder: str | Path) -> str:
+    """``"ok"``, ``"failed"``, ``"running"`` or ``"interrupted"``.
+
+    A record still saying ``running`` is interrupted when no process holds the
+    folder's lock (a killed run releases it), or, without a lock file, when its
+    pid is dead on this machine.
+    """
+    status = str(record.get("status", "running"))
+    if status in {"ok", "failed", "interrupted"}:
+        return status
+    held = lock_is_held(Path(folder))
+    if held is not None:
+        return "running" if held else "interrupted"
+    if record.get("host") in {None, socket.gethostname()} and record.get("pid") is not None:
+        return "running" if _pid_alive(record["pid"]) else "interrupted"
+    return "running"
+
+
+def shown_report(
+    record: Mapping[str, Any], reports_dir: str | Path
+) -> tuple[str | None, Mapping[str, Any] | None]:
+    """The report file a run folder shows and the record it comes from (the previous one
+    when the last run failed or was interrupted); ``(None, None)`` when there is none on disk."""
+    source: Mapping[str, Any] | None = record
+    if record.get("_state", record.get("status")) != "ok":
+        previous = record.get("previous")
+        source = previous if isinstance(previous, Mapping) else None
+    if source is None:
+        return None, None
+    name = _report_name(source)
+    if name is None or not (Path(reports_dir) / record["_folder"] / name).is_file():
+        return None, None
+    return name, source
 
 
 def headline_value(
@@ -183,10 +272,28 @@ def _date(record: Mapping[str, Any]) -> str:
     return str(stamp)[:10]
 
 
-def _status(record: Mapping[str, Any], language: str) -> str:
-    status = record.get("status", "running")
-    key = {"ok": "status_ok", "failed": "status_failed"}.get(status, "status_running")
-    return f'<span class="status-{html.escape(str(status))}">{page_text(key, language)}</span>'
+def _status(record: Mapping[str, Any], language: str, previous: Mapping[str, Any] | None) -> str:
+    state = record.get("_state") or record.get("status", "running")
+    key = {
+        "ok": "status_ok",
+        "failed": "status_failed",
+        "interrupted": "status_interrupted",
+    }.get(state, "status_running")
+    cell = f'<span class="status-{html.escape(str(state))}">{page_text(key, language)}</span>'
+    if state != "ok" and previous is not None:
+        note = page_text(
+            f"kept_{state}" if state in {"failed", "interrupted"} else "kept_running",
+            language,
+            date=_date(previous),
+        )
+        cell += f"<br><small>{html.escape(note)}</small>"
+    for override in record.get("overrides") or []:
+        if isinstance(override, Mapping) and override.get("parameter") == "min_cell":
+            words = page_text(
+                "override", language, value=override.get("value"), floor=override.get("floor")
+            )
+            cell += f'<br><small class="override">{html.escape(words)}</small>'
+    return cell
 
 
 def _table(header: list[str], rows: list[list[str]], numeric_from: int | None = None) -> str:
@@ -235,7 +342,8 @@ def _headline_table(runs: list[dict[str, Any]], reports_dir: Path, language: str
         for study, headline in studies.items():
             record = by_key.get((study, scope))
             cell = dash
-            if record is not None and record.get("status") == "ok":
+            report, source = shown_report(record, reports_dir) if record else (None, None)
+            if report is not None:
                 value = headline_value(reports_dir / record["_folder"], headline, scope)
                 if value is not None and not math.isnan(value):
                     shown = format_number(
@@ -243,13 +351,15 @@ def _headline_table(runs: list[dict[str, Any]], reports_dir: Path, language: str
                         language,
                         int(headline.get("digits", 1)),
                     )
-                    cell = f'<a href="{_link(record["_folder"], _report_name(record) or "")}">{html.escape(shown)}</a>'
+                    cell = f'<a href="{_link(record["_folder"], report)}">{html.escape(shown)}</a>'
+                    if source is not record:
+                        cell += "†"
             row.append(cell)
         rows.append(row)
     return _table(header, rows, numeric_from=1)
 
 
-def _reports_table(runs: list[dict[str, Any]], language: str) -> str:
+def _reports_table(runs: list[dict[str, Any]], reports_dir: Path, language: str) -> str:
     from research_lib.regions import NATIONAL
 
     def order(record: Mapping[str, Any]) -> tuple:
@@ -262,11 +372,10 @@ def _reports_table(runs: list[dict[str, Any]], language: str) -> str:
     ]
     rows = []
     for record in sorted(runs, key=order):
-        report = _report_name(record)
-        ok = record.get("status") == "ok" and report is not None
+        report, source = shown_report(record, reports_dir)
         link = (
-            f'<a href="{_link(record["_folder"], report or "")}">{page_text("open", language)}</a>'
-            if ok
+            f'<a href="{_link(record["_folder"], report)}">{page_text("open", language)}</a>'
+            if report is not None
             else text("common.suppressed", language)
         )
         rows.append(
@@ -275,7 +384,7 @@ def _reports_table(runs: list[dict[str, Any]], language: str) -> str:
                 html.escape(_title(record, language)),
                 html.escape(_date(record)),
                 f'<span class="hash">{html.escape(str(record.get("data_sha256", ""))[:10])}</span>',
-                _status(record, language),
+                _status(record, language, source if source is not record else None),
                 link,
             ]
         )
@@ -296,14 +405,29 @@ def build_index(reports_dir: str | Path = REPORTS_DIR, *, language: str = "bg") 
     if not runs:
         parts.append(f"<p>{html.escape(page_text('none', language))}</p>")
     else:
-        ok = sum(r.get("status") == "ok" for r in runs)
-        failed = sum(r.get("status") == "failed" for r in runs)
-        parts.append(f"<p>{page_text('counts', language, n=len(runs), ok=ok, failed=failed)}</p>")
+        ok = sum(r["_state"] == "ok" for r in runs)
+        failed = sum(r["_state"] == "failed" for r in runs)
+        counts = page_text(
+            "counts",
+            language,
+            n=len(runs),
+            ok=ok,
+            failed=failed,
+            incomplete=len(runs) - ok - failed,
+        )
+        parts.append(f"<p>{counts}</p>")
         headlines = _headline_table(runs, reports_dir, language)
         if headlines:
             parts += [f"<h2>{page_text('h_headlines', language)}</h2>", headlines]
             parts.append(f"<p><small>{html.escape(page_text('dash_note', language))}</small></p>")
-        parts += [f"<h2>{page_text('h_reports', language)}</h2>", _reports_table(runs, language)]
+            if "†" in headlines:
+                parts.append(
+                    f"<p><small>{html.escape(page_text('kept_note', language))}</small></p>"
+                )
+        parts += [
+            f"<h2>{page_text('h_reports', language)}</h2>",
+            _reports_table(runs, reports_dir, language),
+        ]
         parts.append(f"<p><small>{html.escape(page_text('data_note', language))}</small></p>")
     today = datetime.date.today().isoformat()
     parts.append(f"<p class='generated'>{page_text('generated', language, date=today)}</p>")
@@ -315,8 +439,4 @@ def build_index(reports_dir: str | Path = REPORTS_DIR, *, language: str = "bg") 
         f"<title>{html.escape(title)}</title>\n<style>{REPORT_CSS}{_EXTRA_CSS}</style>\n</head>\n"
         "<body>\n<main>\n" + "\n".join(parts) + "\n</main>\n</body>\n</html>\n"
     )
-    path = reports_dir / INDEX_FILE
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(reports_dir / INDEX_FILE, page)

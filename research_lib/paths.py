@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "DEMO_DIR",
     "SURVEYS_DIR",
     "REPORTS_DIR",
+    "REPORTS_ENV",
     "NOTEBOOKS_DIR",
 ]
 
@@ -17,7 +19,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 SURVEYS_DIR = PROJECT_ROOT / "surveys"
-REPORTS_DIR = PROJECT_ROOT / "reports"
+#: The environment variable that may name the reports root once (default ``reports/``).
+REPORTS_ENV = "DI_REPORTS_ROOT"
+#: Every report is written under this folder (checked by :func:`research_lib.outputs.check_reports_root`).
+#: A relative value is relative to the project root; an empty one is refused when a run starts.
+REPORTS_DIR = PROJECT_ROOT / Path(os.environ.get(REPORTS_ENV, "reports")).expanduser()
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
 

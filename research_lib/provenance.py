@@ -203,14 +203,16 @@ def run_hash(
 
 
 def write_provenance(folder: str | Path, record: Mapping[str, Any]) -> Path:
-    """Write ``provenance.json`` into ``folder`` (atomically: a reader never sees half a file)."""
+    """Write ``provenance.json`` into ``folder`` (atomically: a reader never sees half a file).
+
+    The text goes to a uniquely named temporary file first, so two writers never
+    clash, and is renamed into place.
+    """
+    from research_lib.outputs import write_text_atomic
+
     path = Path(folder) / PROVENANCE_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(
-        json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-    )
-    tmp.replace(path)
-    return path
+    text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
+    return write_text_atomic(path, text)
 
 
 def read_provenance(folder: str | Path) -> dict[str, Any] | None:

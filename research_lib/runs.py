@@ -19,9 +19,30 @@ The API (the command line ``python -m research_lib run|batch`` is a thin shell o
   the whole country and each of the 28 oblasts, in parallel processes. One
   failed run never stops the others; its error is reduced to one line.
 * A run whose parameters, input file contents, notebook and library code are
-  unchanged since its last *successful* run is skipped (``force=True`` reruns).
+  unchanged since its last *successful* run is skipped (``force=True`` reruns);
+  a report file that is missing, empty or altered since is never "unchanged".
 * ``reports/index.html`` is rebuilt after every run and batch
   (:func:`research_lib.index_page.build_index`).
+
+Safety of the outputs (:mod:`research_lib.outputs`):
+
+* **Confined**: a report is written only to ``<root>/<study>/<name>`` where the
+  root is ``reports/`` (or the folder named once in ``DI_REPORTS_ROOT``); any
+  other ``output_dir`` (``/etc``, ``~``, empty, ``../x``, a symbolic link
+  leading out) is refused before a kernel starts. A folder belongs to one study
+  and oblast (its ``provenance.json``); a run for another cannot write into it.
+* **Atomic**: a run executes into a uniquely named hidden folder beside its
+  target and replaces the previous report in one rename, only on success. A
+  failed or interrupted run keeps the last good report; its ``provenance.json``
+  says so (``status`` ``"failed"``/``"interrupted"``, and ``previous``: the
+  record of the report still shown), and the failed notebook is kept as
+  ``<study>.failed.ipynb``.
+* **Serialised**: a per-folder lock (``fcntl.flock``) makes concurrent runs of
+  one report wait for each other; the second then skips if nothing changed.
+* **Interruptible**: batch workers run in their own process groups; Ctrl-C or a
+  SIGTERM to the batch stops them within seconds (:class:`Interrupted`), and a
+  worker whose parent dies (even by SIGKILL) stops itself. A run that was
+  killed is shown as interrupted, never as ready.
 
 Notes
 -----
@@ -42,10 +63,16 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
 import os
+import shutil
+import signal
+import socket
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -53,8 +80,20 @@ from typing import Any
 
 from research_lib.errors import InputError
 from research_lib.labels import check_language, text
+from research_lib.outputs import (
+    OutputError,
+    check_owner,
+    check_reports_root,
+    check_writable,
+    confine_output,
+    folder_lock,
+    make_temp_folder,
+    remove_stale_temp,
+    replace_folder,
+)
 from research_lib.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR, project_path
 from research_lib.provenance import (
+    PROVENANCE_FILE,
     code_hash,
     git_state,
     package_versions,
@@ -79,6 +118,9 @@ __all__ = [
     "RunResult",
     "BatchResult",
     "RunFailed",
+    "Interrupted",
+    "BatchInterrupted",
+    "MIN_CELL_FLOOR",
     "notebook_parameters",
     "check_parameters",
     "expand_oblast",
@@ -97,6 +139,12 @@ KERNEL_NAME = "research-lib"
 KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+
+#: Exit code of ``run``/``batch`` when a notebook failed (2 is a refused parameter or output).
+EXIT_RUN_FAILED = 3
+
+#: The smallest ``min_cell`` accepted without an explicit override (``allow_small_min_cell``).
+MIN_CELL_FLOOR = 3
 
 
 @dataclass(frozen=True)
@@ -149,6 +197,15 @@ class Study:
         e.g. a brief without one of the studies); hashed when present.
     report : str
         File name of the exported HTML (``report.html``; the brief's is ``brief.html``).
+    dates : tuple of str
+        Parameters that must be a date written ``YYYY-MM-DD`` (between 1990 and 2100).
+    counts : mapping, optional
+        Parameters that must be a whole number within ``(low, high)``.
+    column_values : mapping, optional
+        ``{parameter: (file parameter, column, also accepted)}``: the parameter
+        must be a value of that column of that input file (or one of the words
+        also accepted). Checked before any kernel starts when the file is a
+        text table (CSV/TSV) that is cheap to read; otherwise the notebook checks.
 
     A parameter value may contain ``{oblast}``: it is replaced by the run's oblast
     slug (``all`` for the country), so a brief for Plovdiv reads
@@ -163,6 +220,9 @@ class Study:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     optional_files: tuple[str, ...] = ()
     report: str = "report.html"
+    dates: tuple[str, ...] = ()
+    counts: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    column_values: Mapping[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def notebook_path(self) -> Path:
@@ -186,6 +246,7 @@ STUDIES: dict[str, Study] = {
             },
         ),
         choices={"reference_group": PLACEMENT_TYPES},
+        column_values={"wave": ("responses", "wave", ("latest",))},
     ),
     "placements": Study(
         "placements",
@@ -204,6 +265,7 @@ STUDIES: dict[str, Study] = {
             digits=0,
         ),
         choices={"frequency": ("MS", "QS")},
+        dates=("reform_date",),
     ),
     "brief": Study(
         "brief",
@@ -213,12 +275,38 @@ STUDIES: dict[str, Study] = {
         optional_files=("qol_published", "placements_published"),
         report="brief.html",
         choices={"reference_group": PLACEMENT_TYPES},
+        dates=("reform_date",),
+        counts={"max_recommendations": (1, 50)},
     ),
 }
 
 
 class RunFailed(RuntimeError):
     """A notebook run that raised; the message is the one-line error."""
+
+
+class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error of the run
+    """A run or batch stopped by a signal (SIGTERM, SIGHUP, or its parent process dying)."""
+
+
+class BatchInterrupted(Exception):  # noqa: N818
+    """A batch stopped by Ctrl-C or a signal; ``batch`` holds the runs that ended.
+
+    The runs that were executing are marked ``"interrupted"`` in their
+    ``provenance.json`` (their previous reports are kept) and the index was rebuilt.
+    """
+
+    def __init__(self, batch: BatchResult, stopped: int, not_started: int) -> None:
+        self.batch, self.stopped, self.not_started = batch, stopped, not_started
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        return (
+            f"interrupted: {self.batch.study} batch stopped — "
+            f"{self.batch.count(DONE) + self.batch.count(SKIPPED)} runs finished, "
+            f"{self.batch.count(FAILED)} failed, {self.stopped} stopped (previous reports kept, "
+            f"marked interrupted in the index), {self.not_started} not started."
+        )
 
 
 # --------------------------------------------------------------------------- parameters
@@ -263,10 +351,18 @@ def _literal(source: str) -> Any:
         return source
 
 
-def check_parameters(study: str | Study, parameters: Mapping[str, Any]) -> dict[str, Any]:
+def check_parameters(
+    study: str | Study,
+    parameters: Mapping[str, Any],
+    *,
+    allow_small_min_cell: bool = False,
+) -> dict[str, Any]:
     """Merge ``parameters`` into the notebook's defaults, checking names, types, values and files.
 
-    Nothing is executed: this runs before any kernel starts.
+    Nothing is executed: this runs before any kernel starts. ``min_cell`` below
+    :data:`MIN_CELL_FLOOR` is refused unless ``allow_small_min_cell`` (the run
+    then records and prints the override); dates, counts and values that must
+    occur in an input file (the qol ``wave``) are checked too.
 
     Raises
     ------
@@ -293,10 +389,27 @@ def check_parameters(study: str | Study, parameters: Mapping[str, Any]) -> dict[
         resolve_scope(merged["oblast"])
     if "language" in merged:
         check_language(merged["language"])
-    if "min_cell" in merged and merged["min_cell"] < 1:
-        raise InputError(
-            f"min_cell must be a whole number of at least 1, got {merged['min_cell']!r}."
-        )
+    if "min_cell" in merged:
+        if merged["min_cell"] < 1:
+            raise InputError(
+                f"min_cell must be a whole number of at least 1, got {merged['min_cell']!r}."
+            )
+        if merged["min_cell"] < MIN_CELL_FLOOR and not allow_small_min_cell:
+            raise InputError(
+                f"min_cell={merged['min_cell']} is below {MIN_CELL_FLOOR}: figures resting on "
+                f"so few children may identify a child. Use min_cell of at least {MIN_CELL_FLOOR} "
+                "(5 by default), or, for a reviewed exception, add --allow-small-min-cell "
+                "(the report then says so)."
+            )
+    for name in spec.dates:
+        if name in merged:
+            merged[name] = _check_date(name, merged[name])
+    for name, (low, high) in spec.counts.items():
+        if name in merged and not low <= merged[name] <= high:
+            raise InputError(
+                f"parameter {name}: expected a whole number from {low} to {high}, "
+                f"got {merged[name]!r}."
+            )
     for name, allowed in spec.choices.items():
         if name in merged and merged[name] not in allowed:
             raise InputError(
@@ -306,7 +419,56 @@ def check_parameters(study: str | Study, parameters: Mapping[str, Any]) -> dict[
         value = merged.get(name)
         if value and "{oblast}" not in str(value) and not project_path(value).exists():
             raise InputError(_missing_file_message(name, value))
+    for name, (file_parameter, column, words) in spec.column_values.items():
+        if name in merged and str(merged[name]) not in words:
+            _check_column_value(name, merged[name], merged.get(file_parameter), column, words)
     return merged
+
+
+def _check_date(name: str, value: Any) -> str:
+    text = str(value).strip()
+    try:
+        day = _dt.date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is None or len(text) != 10 or not 1990 <= day.year <= 2100:
+        raise InputError(
+            f"parameter {name}: expected a date written YYYY-MM-DD between 1990 and 2100 "
+            f"(e.g. 2016-01-01), got {value!r}."
+        )
+    return text
+
+
+#: Text tables at most this large are read before a run to check a value in a column.
+_CHEAP_TABLE_BYTES = 64 * 1024 * 1024
+
+
+def _check_column_value(
+    name: str, value: Any, file: Any, column: str, words: Sequence[str]
+) -> None:
+    """Refuse ``value`` when a cheap-to-read input table has no such value in ``column``."""
+    from research_lib.readers import CSV_EXTENSIONS, read_table
+
+    if not file or "{oblast}" in str(file):
+        return
+    path = project_path(file)
+    try:
+        if path.suffix.lower() not in CSV_EXTENSIONS or path.stat().st_size > _CHEAP_TABLE_BYTES:
+            return
+        table = read_table(path).data
+    except (OSError, InputError):
+        return  # the notebook reports an unreadable file in its own words
+    if column not in table.columns:
+        return
+    present = sorted({str(v).strip() for v in table[column].dropna()} - {""})
+    if str(value).strip() in present:
+        return
+    shown = [repr(v[:20]) for v in present[:20]] + (["…"] if len(present) > 20 else [])
+    accepted = ", ".join([*shown, *(repr(w) for w in words)])
+    raise InputError(
+        f"parameter {name}: {str(value)[:40]!r} is not a value of the {column} column of "
+        f"{public_path(path)}. Accepted: {accepted}."
+    )
 
 
 def expand_oblast(params: Mapping[str, Any], slug: str) -> dict[str, Any]:
@@ -380,6 +542,8 @@ class _Plan:
     bases: tuple[Path, ...]
     versions: dict[str, str | None]
     git: dict[str, Any] | None
+    root: Path = REPORTS_DIR
+    overrides: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -393,6 +557,8 @@ class RunResult:
     status: str
     error: str | None = None
     duration: float = 0.0
+    #: When the index page could not be rebuilt after the run: why, in one line.
+    index_error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -408,6 +574,8 @@ class BatchResult:
     seconds: float = 0.0
     jobs: int = 1
     index: Path | None = None
+    #: When the index page could not be rebuilt: why, in one line.
+    index_error: str | None = None
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -418,8 +586,8 @@ class BatchResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every run succeeded or was skipped, 1 when any failed."""
-        return 1 if self.failed else 0
+        """0 when every run succeeded or was skipped, 3 (:data:`EXIT_RUN_FAILED`) when any failed."""
+        return EXIT_RUN_FAILED if self.failed or self.index_error else 0
 
     def summary(self) -> str:
         """The final summary: counts, then one line per failed run."""
@@ -431,6 +599,8 @@ class BatchResult:
         for r in self.failed:
             where = r.slug if r.scope == r.slug else f"{r.slug} ({r.scope})"
             lines.append(f"  FAILED {where}: {r.error}")
+        if self.index_error:
+            lines.append(f"  index not rebuilt: {self.index_error}")
         return "\n".join(lines)
 
 
@@ -456,9 +626,18 @@ def _plan(
     versions: dict[str, str | None],
     git: dict[str, Any] | None,
     checked: dict[str, Any] | None = None,
+    allow_small_min_cell: bool = False,
 ) -> _Plan:
-    """Check the parameters, choose the output folder and hash everything the run depends on."""
-    params = checked if checked is not None else check_parameters(spec, parameters)
+    """Check the parameters and the output folder, and hash everything the run depends on.
+
+    The output folder must be ``<root>/<study>/<name>`` (confined), belong to
+    this study and scope or to nobody yet, and be writable.
+    """
+    params = (
+        checked
+        if checked is not None
+        else check_parameters(spec, parameters, allow_small_min_cell=allow_small_min_cell)
+    )
     params = dict(params)
     scope = resolve_scope(str(params.get("oblast", NATIONAL)))
     slug = oblast_slug(scope)
@@ -468,11 +647,24 @@ def _plan(
     for name in spec.input_files:
         if params.get(name) and not project_path(params[name]).exists():
             raise InputError(_missing_file_message(name, params[name]))
-    bases = (reports_dir.resolve().parent,)
+    root = check_reports_root(reports_dir)
+    bases = (root.parent,)
     if "output_dir" in params and "output_dir" in parameters:
-        folder = project_path(params["output_dir"]).resolve()
+        folder = confine_output(params["output_dir"], root, spec.name)
     else:
-        folder = (reports_dir / spec.name / slug).resolve()
+        folder = confine_output(root / spec.name / slug, root, spec.name)
+    check_owner(folder, spec.name, scope, describe=_describe_scope)
+    check_writable(folder, root)
+    overrides: tuple[dict[str, Any], ...] = ()
+    if "min_cell" in params and params["min_cell"] < MIN_CELL_FLOOR:
+        overrides = (
+            {
+                "parameter": "min_cell",
+                "value": params["min_cell"],
+                "floor": MIN_CELL_FLOOR,
+                "allowed_by": "--allow-small-min-cell",
+            },
+        )
     if "output_dir" in params:
         params["output_dir"] = _kernel_path(folder)
     public = dict(params)
@@ -514,7 +706,18 @@ def _plan(
         bases=bases,
         versions=versions,
         git=git,
+        root=root,
+        overrides=overrides,
     )
+
+
+def _describe_scope(scope: str) -> str:
+    from research_lib.regions import oblast_name
+
+    try:
+        return f"{oblast_name(scope, 'en')} ({scope})"
+    except Exception:
+        return scope
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -534,12 +737,42 @@ def _executed_name(spec: Study) -> str:
     return f"{spec.name}.ipynb"
 
 
+def _failed_name(spec: Study) -> str:
+    return f"{spec.name}.failed.ipynb"
+
+
+def _folder_files(folder: Path) -> dict[str, str]:
+    """``{name: sha256}`` of the files a run wrote (not its provenance)."""
+    return {
+        p.name: sha256_file(p)
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != PROVENANCE_FILE and not p.name.startswith(".")
+    }
+
+
 def _unchanged(plan: _Plan) -> bool:
-    """Whether the folder holds a successful run with the same hash and all its outputs."""
+    """Whether the folder holds a successful run with the same hash and all its outputs intact.
+
+    Every output must exist; with the recorded ``files`` hashes (runs since
+    issue 15) each must still have its recorded contents, and the report must not
+    be empty — a truncated or emptied report is rerun.
+    """
     record = read_provenance(plan.folder)
     if not record or record.get("status") != "ok" or record.get("run_hash") != plan.run_hash:
         return False
-    return all((plan.folder / name).is_file() for name in record.get("outputs", ["report.html"]))
+    names = record.get("outputs", [plan.spec.report])
+    report = plan.folder / plan.spec.report
+    if plan.spec.report in names and (not report.is_file() or report.stat().st_size == 0):
+        return False
+    if not all((plan.folder / name).is_file() for name in names):
+        return False
+    files = record.get("files")
+    if isinstance(files, dict):
+        for name, digest in files.items():
+            path = plan.folder / name
+            if not path.is_file() or sha256_file(path) != digest:
+                return False
+    return True
 
 
 # --------------------------------------------------------------------------- execution
@@ -558,6 +791,7 @@ def _record(plan: _Plan, status: str, start: datetime, **extra: Any) -> dict[str
         "status": status,
         "error": None,
         "parameters": plan.public_parameters,
+        "overrides": list(plan.overrides),
         "inputs": plan.inputs,
         "data_sha256": run_hash({}, {k: v["sha256"] for k, v in plan.inputs.items()}, "", ""),
         "notebook": {
@@ -575,26 +809,74 @@ def _record(plan: _Plan, status: str, start: datetime, **extra: Any) -> dict[str
     }
 
 
-def _execute(plan: _Plan) -> RunResult:
-    """Execute one planned run (in a worker process or inline); never raises for a notebook error."""
+def _shown_report(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The record of the last good report a folder holds (itself, or its ``previous``)."""
+    if not record:
+        return None
+    if record.get("status") == "ok":
+        return {k: v for k, v in record.items() if k != "previous"}
+    previous = record.get("previous")
+    return dict(previous) if isinstance(previous, Mapping) else None
+
+
+#: Shown at the top of a report whose parameters were allowed by an explicit override.
+OVERRIDE_NOTICE = {
+    "bg": (
+        "Внимание: прагът за защита на малките числа е намален до min_cell = {value} "
+        "(под долната граница {floor}) с изрично разрешение при изготвянето на доклада. "
+        "Числа, основани на толкова малко деца, може да позволят да се разпознае дете; "
+        "докладът не бива да се публикува, преди да бъде прегледан."
+    ),
+    "en": (
+        "Warning: the small-number threshold was lowered to min_cell = {value} (below the "
+        "floor of {floor}) by an explicit override when this report was made. Figures resting "
+        "on so few children may allow a child to be recognised; do not publish the report "
+        "before it has been reviewed."
+    ),
+}
+
+
+def _add_override_notice(
+    report: Path, overrides: Sequence[Mapping[str, Any]], language: str
+) -> None:
+    import html
+
+    notices = [
+        OVERRIDE_NOTICE.get(language, OVERRIDE_NOTICE["en"]).format(
+            value=int(o["value"]), floor=int(o["floor"])
+        )
+        for o in overrides
+        if o.get("parameter") == "min_cell"
+    ]
+    if not notices:
+        return
+    block = "".join(
+        f'<p class="override-notice" role="alert" style="border:2px solid #B00020;'
+        f'padding:0.6em;color:#B00020;font-weight:bold">{html.escape(n)}</p>\n'
+        for n in notices
+    )
+    page = report.read_text(encoding="utf-8")
+    anchor = "<main>\n" if "<main>\n" in page else "<body>\n"
+    report.write_text(page.replace(anchor, anchor + block, 1), encoding="utf-8")
+
+
+def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
+    """Execute the notebook into ``work`` and export its report; the error, or None."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from research_lib.reporting import export_html
 
-    start, clock = _now(), time.perf_counter()
-    folder = plan.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    executed = folder / _executed_name(plan.spec)
-    for stale in (executed, folder / plan.spec.report, folder / "published.csv"):
-        stale.unlink(missing_ok=True)
-    write_provenance(folder, _record(plan, "running", start))
+    executed = work / _executed_name(plan.spec)
+    parameters = dict(plan.parameters)
+    if "output_dir" in parameters:
+        parameters["output_dir"] = _kernel_path(work)
     error: dict[str, Any] | None = None
     try:
         papermill.execute_notebook(
             str(plan.spec.notebook_path),
             str(executed),
-            parameters=plan.parameters,
+            parameters=parameters,
             kernel_name=KERNEL_NAME,
             cwd=str(PROJECT_ROOT),
             progress_bar=False,
@@ -609,54 +891,139 @@ def _execute(plan: _Plan) -> RunResult:
         error = {"ename": err.ename, "evalue": err.evalue, "cell": err.exec_count}
     except Exception as err:  # a kernel that died or never started: still one line
         error = {"ename": type(err).__name__, "evalue": str(err), "cell": None}
+    # The temporary folder's name never reaches a published file: it reads as the target.
+    replacements = (
+        (str(work), public_path(plan.folder, plan.bases)),
+        (_kernel_path(work), _kernel_path(plan.folder)),
+        *plan.replacements,
+        (work.name, plan.folder.name),  # a notebook that prints its folder's name
+    )
     if executed.is_file():
         scrub_notebook(
             executed,
-            plan.replacements,
+            replacements,
             input_path=public_path(plan.spec.notebook_path, plan.bases),
-            output_path=public_path(executed, plan.bases),
+            output_path=public_path(plan.folder / executed.name, plan.bases),
         )
     if error is None:
         try:
             language = plan.parameters.get("language", "bg")
-            export_html(
+            report = export_html(
                 executed,
-                folder / plan.spec.report,
+                work / plan.spec.report,
                 title=text(plan.spec.title_key, language),
                 language=language,
             )
+            _add_override_notice(Path(report), plan.overrides, language)
         except Exception as err:
             error = {"ename": type(err).__name__, "evalue": str(err), "cell": None}
     if error is not None:
-        error["evalue"] = scrub_text(str(error["evalue"]), plan.replacements)
-    end = _now()
-    duration = round(time.perf_counter() - clock, 3)
-    outputs = [
-        name
-        for name in (executed.name, plan.spec.report, "published.csv")
-        if (folder / name).is_file()
-    ]
-    status = "ok" if error is None else "failed"
-    write_provenance(
-        folder,
-        _record(
-            plan,
-            status,
-            start,
-            error=error,
-            end_time=end.isoformat(timespec="seconds"),
-            duration_s=duration,
-            outputs=outputs,
-        ),
-    )
+        error["evalue"] = scrub_text(str(error["evalue"]), replacements)
+    return error
+
+
+def _execute(
+    plan: _Plan, force: bool = True, on_wait: Callable[[], None] | None = None
+) -> RunResult:
+    """Execute one planned run (in a worker process or inline); never raises for a run's error.
+
+    Holds the folder's lock throughout. With ``force`` false, a run made
+    unchanged by a concurrent run while this one waited for the lock is skipped.
+    Raises only when interrupted (KeyboardInterrupt, :class:`Interrupted`), after
+    marking the folder's provenance ``"interrupted"`` and removing the temporary folder.
+    """
+    start, clock = _now(), time.perf_counter()
+    try:
+        with folder_lock(plan.folder, on_wait):
+            return _execute_locked(plan, force, start, clock)
+    except Exception as err:  # the output folder cannot be written (any more), ...
+        return RunResult(
+            plan.spec.name,
+            plan.scope,
+            plan.slug,
+            plan.folder,
+            FAILED,
+            one_line_error(type(err).__name__, scrub_text(str(err), plan.replacements)),
+            round(time.perf_counter() - clock, 3),
+        )
+
+
+def _execute_locked(plan: _Plan, force: bool, start: datetime, clock: float) -> RunResult:
+    target = plan.folder
+    remove_stale_temp(target)
+    check_owner(target, plan.spec.name, plan.scope, describe=_describe_scope)
+    if not force and _unchanged(plan):
+        return _skipped(plan)
+    previous = _shown_report(read_provenance(target))
+    mark = {"pid": os.getpid(), "host": socket.gethostname(), "previous": previous}
+    target.mkdir(parents=True, exist_ok=True)
+    write_provenance(target, _record(plan, "running", start, **mark))
+    work = make_temp_folder(target)
+    try:
+        error = _run_notebook(plan, work)
+        end = _now()
+        duration = round(time.perf_counter() - clock, 3)
+        timing = {"end_time": end.isoformat(timespec="seconds"), "duration_s": duration}
+        if error is None:
+            outputs = [
+                name
+                for name in (_executed_name(plan.spec), plan.spec.report, "published.csv")
+                if (work / name).is_file()
+            ]
+            record = _record(
+                plan, "ok", start, outputs=outputs, files=_folder_files(work), **timing
+            )
+            write_provenance(work, record)
+            replace_folder(work, target)
+        else:
+            failed = work / _executed_name(plan.spec)
+            kept = target / _failed_name(plan.spec)
+            if failed.is_file():
+                os.replace(failed, kept)
+            else:
+                kept.unlink(missing_ok=True)
+            record = _record(
+                plan,
+                "failed",
+                start,
+                error=error,
+                outputs=[],
+                failed_notebook=kept.name if kept.is_file() else None,
+                **timing,
+                **mark,
+            )
+            write_provenance(target, record)
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException as err:
+        shutil.rmtree(work, ignore_errors=True)
+        stopped = isinstance(err, KeyboardInterrupt | Interrupted | SystemExit)
+        error = {
+            "ename": type(err).__name__,
+            "evalue": "the run was stopped" if stopped else scrub_text(str(err), plan.replacements),
+            "cell": None,
+        }
+        with contextlib.suppress(Exception):
+            write_provenance(
+                target,
+                _record(
+                    plan,
+                    "interrupted" if stopped else "failed",
+                    start,
+                    error=error,
+                    outputs=[],
+                    end_time=_now().isoformat(timespec="seconds"),
+                    **mark,
+                ),
+            )
+        raise
     return RunResult(
         study=plan.spec.name,
         scope=plan.scope,
         slug=plan.slug,
-        folder=folder,
+        folder=target,
         status=DONE if error is None else FAILED,
         error=None if error is None else one_line_error(**error),
-        duration=duration,
+        duration=timing["duration_s"],
     )
 
 
@@ -668,6 +1035,16 @@ def _context() -> tuple[str, dict[str, str | None], dict[str, Any] | None]:
     return code_hash(), package_versions(), git_state()
 
 
+def _build_index(reports_dir: Path) -> tuple[Path | None, str | None]:
+    """Rebuild the index page; ``(path, None)``, or ``(None, one-line reason)`` when it cannot be written."""
+    from research_lib.index_page import build_index
+
+    try:
+        return build_index(reports_dir), None
+    except OSError as err:
+        return None, one_line_error(type(err).__name__, f"{err.strerror or err} ({err.filename})")
+
+
 def run_one(
     study: str | Study,
     parameters: Mapping[str, Any] | None = None,
@@ -675,24 +1052,45 @@ def run_one(
     force: bool = False,
     reports_dir: Path = REPORTS_DIR,
     index: bool = True,
+    allow_small_min_cell: bool = False,
+    on_wait: Callable[[], None] | None = None,
 ) -> RunResult:
     """Run a study once (or skip it when unchanged) and rebuild the index page.
 
-    Parameters are checked before any kernel starts (:class:`InputError`). A
-    failing notebook does not raise: the result's ``status`` is ``"failed"``
-    and ``error`` holds its error in one line.
+    Parameters and the output folder are checked before any kernel starts
+    (:class:`InputError`; :class:`~research_lib.outputs.OutputError` for an
+    output folder outside the reports root, owned by another study or oblast,
+    or not writable). A failing notebook does not raise: the result's
+    ``status`` is ``"failed"``, ``error`` holds its error in one line, and the
+    previous report is kept. ``on_wait`` is called when another run holds the
+    folder's lock (this run then waits for it). Ctrl-C raises KeyboardInterrupt
+    after marking the run interrupted.
     """
     spec = _study(study)
     parameters = dict(parameters or {})
+    reports_dir = Path(reports_dir)
     code, versions, git = _context()
     plan = _plan(
-        spec, parameters, reports_dir=Path(reports_dir), code=code, versions=versions, git=git
+        spec,
+        parameters,
+        reports_dir=reports_dir,
+        code=code,
+        versions=versions,
+        git=git,
+        allow_small_min_cell=allow_small_min_cell,
     )
-    result = _skipped(plan) if not force and _unchanged(plan) else _execute(plan)
+    if not force and _unchanged(plan):
+        result = _skipped(plan)
+    else:
+        try:
+            result = _execute(plan, force=force, on_wait=on_wait)
+        except BaseException:
+            if index:
+                _build_index(reports_dir)
+            raise
     if index:
-        from research_lib.index_page import build_index
-
-        build_index(reports_dir)
+        _, problem = _build_index(reports_dir)
+        result = replace(result, index_error=problem)
     return result
 
 
@@ -703,14 +1101,22 @@ def run_study(
     force: bool = False,
     reports_dir: Path = REPORTS_DIR,
     index: bool = True,
+    allow_small_min_cell: bool = False,
 ) -> Path:
     """Execute a study notebook for the given parameters and export ``report.html``.
 
     Returns the output folder; the executed notebook is saved there as
     ``<study>.ipynb``. Raises :class:`RunFailed` (one-line message) when the
-    notebook fails.
+    notebook fails (the previous report, if any, is kept).
     """
-    result = run_one(study, parameters, force=force, reports_dir=reports_dir, index=index)
+    result = run_one(
+        study,
+        parameters,
+        force=force,
+        reports_dir=reports_dir,
+        index=index,
+        allow_small_min_cell=allow_small_min_cell,
+    )
     if result.status == FAILED:
         raise RunFailed(result.error)
     return result.folder
@@ -736,13 +1142,21 @@ def run_batch(
     progress: bool = True,
     index: bool = True,
     on_result: Callable[[RunResult], None] | None = None,
+    allow_small_min_cell: bool = False,
 ) -> BatchResult:
     """Run a study for the country and every oblast (or ``oblasts``), ``jobs`` at a time.
 
-    All parameters are checked before any kernel starts; a bad one raises
-    :class:`InputError`. A run whose inputs, parameters and code are unchanged
+    All parameters and every output folder are checked before any kernel
+    starts; a bad one raises :class:`InputError` (a read-only folder or one
+    owned by another study: :class:`~research_lib.outputs.OutputError`, naming
+    every such folder). A run whose inputs, parameters and code are unchanged
     since its last successful run is skipped unless ``force``. A failed run
-    never stops the others. ``reports/index.html`` is rebuilt at the end.
+    never stops the others and keeps its previous report. ``reports/index.html``
+    is rebuilt at the end (when it cannot be written, ``index_error`` says why).
+
+    Ctrl-C, SIGTERM or SIGHUP stop the workers within seconds: the runs they
+    were executing are marked interrupted, the index is rebuilt, and
+    :class:`BatchInterrupted` is raised.
 
     Parameters
     ----------
@@ -764,23 +1178,38 @@ def run_batch(
                 f"parameter {fixed} is set by the batch (one run per oblast into "
                 f"reports/{spec.name}/<oblast>/); leave it out."
             )
-    checked = check_parameters(spec, parameters)
+    checked = check_parameters(spec, parameters, allow_small_min_cell=allow_small_min_cell)
     if "oblast" not in checked:
         raise InputError(f"study {spec.name!r} has no oblast parameter; it cannot run per oblast.")
     jobs = max(1, int(jobs or os.cpu_count() or 1))
     code, versions, git = _context()
-    plans = [
-        _plan(
-            spec,
-            parameters,
-            reports_dir=reports_dir,
-            code=code,
-            versions=versions,
-            git=git,
-            checked={**checked, "oblast": oblast_slug(scope)},
+    plans, refused = [], []
+    for scope in batch_scopes(oblasts):
+        try:
+            plans.append(
+                _plan(
+                    spec,
+                    parameters,
+                    reports_dir=reports_dir,
+                    code=code,
+                    versions=versions,
+                    git=git,
+                    checked={**checked, "oblast": oblast_slug(scope)},
+                )
+            )
+        except OutputError as err:
+            refused.append(str(err))
+    if refused:
+        distinct = list(dict.fromkeys(refused))
+        raise OutputError(
+            f"{len(refused)} of {len(refused) + len(plans)} report folders refused, nothing was "
+            f"run: {distinct[0]}"
+            + (
+                f" (and {len(distinct) - 1} more: {'; '.join(distinct[1:4])})"
+                if len(distinct) > 1
+                else ""
+            )
         )
-        for scope in batch_scopes(oblasts)
-    ]
     start = time.perf_counter()
     results: dict[int, RunResult] = {}
     todo = []
@@ -801,46 +1230,114 @@ def run_batch(
         if on_result is not None:
             on_result(result)
 
+    def collect() -> BatchResult:
+        return BatchResult(
+            spec.name,
+            [results[i] for i in range(len(plans)) if i in results],
+            seconds=time.perf_counter() - start,
+            jobs=jobs,
+        )
+
+    running: set[int] = set()
     try:
-        if workers == 1:
-            for i in todo:
-                finished(i, _execute(plans[i]))
-        else:
-            _run_parallel(plans, todo, workers, finished)
+        with _stop_on_signals():
+            if workers == 1:
+                for i in todo:
+                    running.add(i)
+                    finished(i, _execute(plans[i], force=force))
+                    running.discard(i)
+            else:
+                _run_parallel(plans, todo, workers, force, finished, running)
+    except (KeyboardInterrupt, Interrupted):
+        bar.close()
+        batch = collect()
+        if index:
+            batch.index, batch.index_error = _build_index(reports_dir)
+        stopped = len(running - set(results))
+        raise BatchInterrupted(
+            batch, stopped, len(todo) - len(set(todo) & set(results)) - stopped
+        ) from None
     finally:
         bar.close()
-    batch = BatchResult(
-        spec.name,
-        [results[i] for i in range(len(plans))],
-        seconds=time.perf_counter() - start,
-        jobs=jobs,
-    )
+    batch = collect()
     if index:
-        from research_lib.index_page import build_index
-
-        batch.index = build_index(reports_dir)
+        batch.index, batch.index_error = _build_index(reports_dir)
     return batch
 
 
-def _run_parallel(
-    plans: Sequence[_Plan],
-    todo: Sequence[int],
-    workers: int,
-    finished: Callable[[int, RunResult], None],
-) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Interrupted` while a batch runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    # Separate processes (spawned: no fork of a process that holds threads) so that
-    # papermill's bookkeeping and the HTML export of one run overlap with the others.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_execute, plans[i]): i for i in todo}
-        for future in as_completed(futures):
-            i = futures[future]
+    def stop(signum: int, frame: Any) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------------- workers
+
+#: Seconds a stopped worker gets to mark its run interrupted before it is killed.
+STOP_GRACE_S = 5.0
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent dies (``PR_SET_PDEATHSIG``)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return libc.prctl(1, sig, 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int, interval: float = 1.0) -> None:
+    """Send SIGTERM to this process as soon as its parent is gone (a portable fallback)."""
+    while True:
+        time.sleep(interval)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+def _worker_setup(parent_pid: int) -> None:
+    """A batch worker: its own process group, stopped with its parent, SIGTERM -> Interrupted."""
+    os.setpgrp()  # Ctrl-C at the terminal reaches the parent only; the parent stops us
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _set_parent_death_signal(signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before we could ask
+        raise SystemExit(0)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _worker(tasks: Any, results: Any, parent_pid: int) -> None:
+    """Take ``(index, plan, force)`` tasks until ``None``; report ``start`` and ``done``."""
+    try:
+        _worker_setup(parent_pid)
+        while (task := tasks.get()) is not None:
+            i, plan, force = task
+            results.put(("start", i, os.getpid()))
             try:
-                result = future.result()
-            except Exception as err:  # the worker process itself died
-                plan = plans[i]
+                result = _execute(plan, force=force)
+            except Exception as err:  # never lose a task's result to an unexpected error
                 result = RunResult(
                     plan.spec.name,
                     plan.scope,
@@ -849,7 +1346,110 @@ def _run_parallel(
                     FAILED,
                     one_line_error(type(err).__name__, str(err)),
                 )
-            finished(i, result)
+            results.put(("done", i, result))
+    except (Interrupted, KeyboardInterrupt):
+        pass  # the run was marked interrupted; exit quietly (no traceback)
+
+
+def _stop_workers(processes: Sequence[Any]) -> None:
+    """SIGTERM each worker's process group, wait up to :data:`STOP_GRACE_S`, then SIGKILL."""
+    for process in processes:
+        if process.is_alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.join(1.0)
+
+
+def _run_parallel(
+    plans: Sequence[_Plan],
+    todo: Sequence[int],
+    workers: int,
+    force: bool,
+    finished: Callable[[int, RunResult], None],
+    running: set[int],
+) -> None:
+    """Execute ``todo`` in ``workers`` spawned processes; ``running`` holds the runs under way.
+
+    Separate processes (spawned: no fork of a process that holds threads) so that
+    papermill's bookkeeping and the HTML export of one run overlap with the others.
+    Each worker sits in its own process group and dies with the parent; on an
+    exception here (Ctrl-C, :class:`Interrupted`) the workers are stopped first.
+    """
+    import multiprocessing
+    import queue
+
+    context = multiprocessing.get_context("spawn")
+    tasks, results = context.Queue(), context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(tasks, results, os.getpid()), daemon=True)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for i in todo:
+        tasks.put((i, plans[i], force))
+    for _ in processes:
+        tasks.put(None)
+    pending, where = set(todo), {}
+    try:
+        while pending:
+            try:
+                kind, i, payload = results.get(timeout=0.5)
+            except queue.Empty:
+                dead = {p.pid: p.exitcode for p in processes if not p.is_alive()}
+                for j in [j for j, pid in where.items() if pid in dead and j in pending]:
+                    plan = plans[j]
+                    pending.discard(j)
+                    running.discard(j)
+                    finished(
+                        j,
+                        RunResult(
+                            plan.spec.name,
+                            plan.scope,
+                            plan.slug,
+                            plan.folder,
+                            FAILED,
+                            f"the worker process died (exit code {dead[where[j]]})",
+                        ),
+                    )
+                if len(dead) == len(processes):
+                    for j in sorted(pending):
+                        plan = plans[j]
+                        finished(
+                            j,
+                            RunResult(
+                                plan.spec.name,
+                                plan.scope,
+                                plan.slug,
+                                plan.folder,
+                                FAILED,
+                                "not run: every worker process died",
+                            ),
+                        )
+                    pending.clear()
+                continue
+            if kind == "start":
+                where[i] = payload
+                running.add(i)
+            elif i in pending:
+                pending.discard(i)
+                running.discard(i)
+                finished(i, payload)
+    except BaseException:
+        _stop_workers(processes)
+        raise
+    finally:
+        for process in processes:
+            process.join(STOP_GRACE_S)
+        tasks.close()
+        results.close()
 
 
 def _progress_bar(total: int, study: str, enabled: bool):

@@ -272,6 +272,8 @@ def test_no_machine_path_user_name_or_respondent_id_in_any_output(qol_run):
         for needle in machine:
             assert needle not in content, f"{needle} in {path.name}"
         assert not _username_hits(content, user, allowed), path.name
+        # the run's temporary folder (.vidin.<random>.tmp) is never named: it reads as the target
+        assert not re.search(r"\.vidin\.\w+\.tmp", content), path.name
         tokens = set(re.findall(r"R\d{4}-\d{5}", content))
         assert not tokens & ids, f"respondent ids in {path.name}: {sorted(tokens & ids)[:3]}"
         assert not any(i in content for i in ids), path.name
@@ -300,14 +302,16 @@ def test_tracebacks_of_a_failed_run_are_scrubbed(tmp_path, monkeypatch):
     result = run_one(spec, {"oblast": "vidin"}, reports_dir=reports)
     assert result.status == "failed"
     assert result.error.startswith("InputError: unknown oblast 'Нарния'. Accepted: BG311")
-    executed = (reports / "fails" / "vidin" / "fails.ipynb").read_text(encoding="utf-8")
+    # the failed notebook is kept beside (not instead of) any previous report
+    executed = (reports / "fails" / "vidin" / "fails.failed.ipynb").read_text(encoding="utf-8")
     assert "research_lib/regions.py" in executed  # the traceback is kept, relative
     for path in _published_files(reports):
         content = path.read_text(encoding="utf-8")
         assert str(PROJECT_ROOT) not in content and str(tmp_path) not in content, path.name
     record = read_provenance(reports / "fails" / "vidin")
     assert record["status"] == "failed" and record["error"]["ename"] == "InputError"
-    assert record["outputs"] == ["fails.ipynb"]
+    assert record["outputs"] == [] and record["failed_notebook"] == "fails.failed.ipynb"
+    assert record["previous"] is None  # nothing to keep: the first run failed
 
 
 def test_study_registry_is_generic():

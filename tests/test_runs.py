@@ -201,7 +201,7 @@ def test_a_failing_oblast_does_not_stop_the_others(toy):
     )
     status = {r.slug: r.status for r in batch.results}
     assert status == {"all": "done", "vidin": "failed", "plovdiv": "done"}
-    assert batch.exit_code == 1
+    assert batch.exit_code == 3  # a notebook failed (1 is "rows rejected" in validate/score)
     (failed,) = batch.failed
     assert failed.error.startswith("ValueError: no children in foster care in vidin [cell ")
     assert "\n" not in failed.error
@@ -213,7 +213,7 @@ def test_a_failing_oblast_does_not_stop_the_others(toy):
         assert record["status"] == ("failed" if slug == "vidin" else "ok")
     assert (reports / "toy" / "plovdiv" / "report.html").is_file()
     assert not (reports / "toy" / "vidin" / "report.html").exists()
-    assert (reports / "toy" / "vidin" / "toy.ipynb").is_file()
+    assert (reports / "toy" / "vidin" / "toy.failed.ipynb").is_file()
     error = read_provenance(reports / "toy" / "vidin")["error"]
     assert error["ename"] == "ValueError" and "vidin" in error["evalue"]
     # the index is rebuilt at the end and lists all three
@@ -305,7 +305,7 @@ def test_batch_summary_and_exit_codes():
     failed = RunResult("qol", "BG311", "vidin", Path("z"), "failed", "ValueError: boom [cell 3]")
     assert BatchResult("qol", [ok, skipped]).exit_code == 0
     batch = BatchResult("qol", [ok, skipped, failed], seconds=12.0, jobs=2)
-    assert batch.exit_code == 1
+    assert batch.exit_code == 3
     assert batch.summary().splitlines() == [
         "qol: 3 runs — 1 done, 1 skipped, 1 failed (12.0 s, 2 parallel jobs)",
         "  FAILED vidin (BG311): ValueError: boom [cell 3]",
