@@ -1,0 +1,17 @@
+"""From the codebook to the field and back.
+
+The codebook is the single source of every way of collecting the survey:
+
+* :func:`write_xlsform` — a KoboToolbox / ODK form (XLSForm);
+* :func:`write_paper` — a printable A4 questionnaire in Bulgarian (HTML);
+* :func:`write_entry_template` — a spreadsheet for typing in paper answers;
+* :func:`normalise_export` — reads Kobo/ODK exports of that form ("XML values"
+  or "labels") back into the columns and codes the survey loader expects.
+
+Command line: ``python -m research_lib form CODEBOOK --to xlsform|paper|entry OUT``.
+"""
+
+from research_lib.fielding.form import Choice, Question, Section, build_form
+from research_lib.fielding.xlsform import write_xlsform
+
+__all__ = ["Choice", "Question", "Section", "build_form", "write_xlsform"]
