@@ -78,6 +78,7 @@ __all__ = [
     "TOTALS",
     "INDICATOR_COLUMNS",
     "care_indicators",
+    "child_population",
     "wilson_ci",
     "clopper_pearson_ci",
     "poisson_ratio_ci",
@@ -512,6 +513,57 @@ def _denominators(
         rows = sex == level
         values[rows] = _population_table(part).reindex(keys[rows]).to_numpy(dtype="float64")
     return values, None
+
+
+def child_population(
+    population: pd.DataFrame | LoadResult,
+    years: Sequence[int],
+    oblast: str = NATIONAL,
+    band: str = CHILD_AGE_BAND,
+) -> pd.Series:
+    """Children of one age band in one oblast (or the country), for each year asked for.
+
+    Parameters
+    ----------
+    population : DataFrame or LoadResult
+        ``oblast, year, age_band, population`` (:func:`research_lib.placements.load_population`),
+        optionally by ``sex`` (summed here).
+    years : sequence of int
+        The years wanted.
+    oblast : str, default "all"
+        NUTS-3 code, or ``"all"`` for the country.
+    band : str, default "0-17"
+        ``"0-17"``, ``"0-3"``, ``"4-6"`` or ``"7-17"``.
+
+    Returns
+    -------
+    Series
+        Indexed by year, named ``population``; NaN where the table has no figure.
+
+    Notes
+    -----
+    Totals are sums of complete sets of given figures only (never estimated):
+    ``0-17`` is the given 0-17 figure, else ``0-3 + 4-6 + 7-17`` when all three
+    are given; the country is the given ``all`` figure, else the sum of all 28
+    oblasts (:func:`research_lib.placements._population_table`).
+
+    Examples
+    --------
+    >>> pop = pd.DataFrame({"oblast": "BG311", "year": 2020, "age_band": ["0-3", "4-6", "7-17"],
+    ...                     "population": [400, 300, 1100]})
+    >>> child_population(pop, [2020, 2021], "BG311").tolist()
+    [1800.0, nan]
+    >>> child_population(pop, [2020], "BG311", band="0-3").tolist()
+    [400.0]
+    """
+    frame = population.valid if isinstance(population, LoadResult) else population
+    if "sex" in frame.columns:
+        frame = frame.groupby(["oblast", "year", "age_band"], as_index=False)["population"].sum()
+    table = _population_table(frame)
+    years = [int(y) for y in years]
+    keys = pd.MultiIndex.from_arrays([[str(oblast)] * len(years), years, [str(band)] * len(years)])
+    values = table.reindex(keys).to_numpy(dtype="float64")
+    return pd.Series(values, index=pd.Index(years, name="year"), name="population")
 
 
 # ----------------------------------------------------------------------------- indicators

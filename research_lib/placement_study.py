@@ -885,7 +885,7 @@ def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
                     funnel[f"outside_{level}"].map({"below": -1.0, "within": 0.0, "above": 1.0}),
                 )
             )
-        parts.append(_dispersion_figures("entry_rate_funnel", funnel))
+        parts.append(_dispersion_figures("entry_rate_dispersion", funnel))
     result = analysis.projection
     if result is not None:
         observed = result.table.loc[~result.table["is_projection"], "observed"]

@@ -76,13 +76,13 @@ def test_small_oblast_counts_are_suppressed_with_their_complement(demo):
 def test_findings_come_from_published_figures(national):
     _, analysis, published = national
     bg = ps.key_findings(published, analysis.reform_date, "bg")
-    assert bg[0].startswith("След реформата (01.01.2016) месечният прием в институции е спаднал")
+    assert bg[0].startswith("При реформата (01.01.2016) месечният прием в институции спада веднага")
     hidden = published.copy()
     mask = hidden["table"] == "its_institution_entries"
     hidden.loc[mask, "suppressed"] = True
     hidden.loc[mask, ["n", "value", "ci_low", "ci_high"]] = float("nan")
     en = ps.key_findings(hidden, analysis.reform_date, "en")
-    assert not any("institutions fell" in s for s in en)
+    assert not any("entries into institutions dropped" in s for s in en)
 
 
 def test_counts_only_input(tmp_path, national):

@@ -1,0 +1,145 @@
+"""Per-child time series and the words of the placement report.
+
+References (independent of the code under test):
+
+* planted truth: monthly counts simulated from a per-child rate with a known
+  yearly trend while the child population shrinks 3% a year; the population is
+  given only in the bands 0-3, 4-6 and 7-17 (as in the demo file);
+* hand sums of the population bands;
+* the wording rules of issue 10: a rate ratio whose CI holds 1 is described by
+  what the data are compatible with, never as "did not fall".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from research_lib import placement_study as ps
+from research_lib.its import fit_its
+from research_lib.labels import text
+from research_lib.rejections import LoadResult
+
+YEARS = range(2010, 2026)
+
+
+def _population(shrink: float = 0.97) -> pd.DataFrame:
+    """Bands only (no 0-17 row): 0-3 shrinks faster than the older bands."""
+    rows = []
+    for i, year in enumerate(YEARS):
+        rows += [
+            ("all", year, "0-3", round(250_000 * (shrink - 0.01) ** i)),
+            ("all", year, "4-6", round(200_000 * shrink**i)),
+            ("all", year, "7-17", round(800_000 * shrink**i)),
+        ]
+    return pd.DataFrame(rows, columns=["oblast", "year", "age_band", "population"])
+
+
+def _data(population: pd.DataFrame) -> ps.PlacementData:
+    rejected = pd.DataFrame(columns=["row", "column", "value", "problem"])
+    load = LoadResult(valid=pd.DataFrame(), rejected=rejected, n_rows=0)
+    return ps.PlacementData(
+        load=load,
+        kind="episodes",
+        scope="all",
+        as_of=pd.Timestamp("2025-12-31"),
+        population=population,
+    )
+
+
+def test_offset_population_adds_up_the_bands_and_uses_0_3_for_the_young() -> None:
+    population = _population()
+    data = _data(population)
+    periods = pd.Series(pd.date_range("2010-01-01", "2025-12-01", freq="MS"))
+    child = ps._monthly_population(data, periods)
+    young = ps._monthly_population(data, periods, band="0-3")
+    first = population[population["year"] == 2010]
+    assert child.iloc[0] == first["population"].sum()  # 0-17 = 0-3 + 4-6 + 7-17
+    assert young.iloc[0] == first.loc[first["age_band"] == "0-3", "population"].iloc[0]
+    assert young.iloc[-1] < child.iloc[-1]
+    # a year without a figure: no offset at all (never a partial or estimated denominator)
+    short = population[population["year"] < 2025]
+    assert ps._monthly_population(_data(short), periods) is None
+
+
+@pytest.mark.parametrize("per_child_trend", [1.00, 0.99])
+def test_per_child_trend_recovered_when_the_population_shrinks(per_child_trend: float) -> None:
+    """Planted truth: per-child yearly trend 1.00 / 0.99 while children fall 3% a year.
+
+    With the 0-17 offset the fitted pre-reform trend recovers the planted one; the
+    count model mistakes the shrinking population for a falling risk.
+    """
+    rng = np.random.default_rng(7)
+    data = _data(_population())
+    periods = pd.Series(pd.date_range("2010-01-01", "2025-12-01", freq="MS"))
+    children = ps._monthly_population(data, periods)
+    years = np.arange(len(periods)) / 12
+    post = (periods >= "2016-01-01").to_numpy()
+    rate = 200 / 1_250_000 * per_child_trend**years * np.where(post, 0.7, 1.0)
+    monthly = pd.DataFrame({"period": periods, "entries": rng.poisson(rate * children)})
+    frame = ps.its_frame(monthly, pd.Timestamp("2016-01-01"), children)
+    per_child = fit_its(frame, "entries", "time", "intervention", offset="population")
+    counts = fit_its(frame, "entries", "time", "intervention")
+    trend = per_child.table.loc["trend"] ** 12
+    assert trend["ci_low"] < per_child_trend < trend["ci_high"]
+    assert abs(trend["estimate"] - per_child_trend) < 0.01
+    assert counts.table.loc["trend", "estimate"] ** 12 < per_child_trend - 0.015
+    assert "log population offset" in per_child.method
+
+
+def _row(value: float, low: float, high: float) -> pd.Series:
+    return pd.Series({"value": value, "ci_low": low, "ci_high": high})
+
+
+@pytest.mark.parametrize("language", ["bg", "en"])
+def test_wide_interval_is_described_by_what_it_is_compatible_with(language: str) -> None:
+    """Issue 10: Ruse, RR 0.68 (0.37 to 1.23) - not evidence of no change."""
+    words = ps._change_finding(
+        "placements.finding_level", _row(0.68, 0.37, 1.23), language, reform="01.01.2016"
+    )
+    assert "did not fall" not in words and "не е спаднал" not in words
+    if language == "bg":
+        assert "съвместими както със спад до 63%, така и с ръст до 23%" in words
+    else:
+        assert "compatible with anything from a fall of 63% to a rise of 23%" in words
+
+
+def test_clear_changes_are_a_fall_or_a_rise() -> None:
+    fall = ps._change_finding("placements.finding_end", _row(0.5, 0.4, 0.6), "en")
+    rise = ps._change_finding("placements.finding_end", _row(1.3, 1.1, 1.5), "en")
+    assert "50% below" in fall and "30% above" in rise
+    young = ps._change_finding("placements.finding_young", _row(0.9, 0.7, 1.2), "bg")
+    assert young.startswith("Непосредствената промяна в приема на деца до 3 години")
+
+
+def test_no_did_not_fall_wording_left_in_the_labels() -> None:
+    for key in ("finding_level", "finding_level_up", "finding_young", "finding_end"):
+        for language in ("bg", "en"):
+            words = text(f"placements.{key}", language)
+            assert "did not fall" not in words and "не е спаднал" not in words
+
+
+def test_method_text_says_what_was_fitted() -> None:
+    """The offset sentence follows the fitted model, not the presence of a population file."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"time": np.arange(1, 61), "intervention": [0] * 30 + [1] * 30})
+    frame["entries"] = rng.poisson(50, 60)
+    frame["population"] = 1_000_000.0
+    with_offset = fit_its(frame, "entries", "time", "intervention", offset="population")
+    without = fit_its(frame, "entries", "time", "intervention")
+    data = _data(_population())
+    analysis = ps.PlacementAnalysis(
+        yearly=pd.DataFrame(),
+        entries_0_3=pd.DataFrame(),
+        its={"institution": with_offset, "residential_0_3": without},
+        its_data={},
+        indicators=pd.DataFrame(),
+        time_in_care=pd.DataFrame(),
+        exits=pd.DataFrame(),
+    )
+    offset, _ = ps._its_method_words(data, analysis, "en")
+    assert "Entries into institutions are modelled per child" in offset
+    assert "aged 0–17" in offset
+    assert "aged 0–3 into residential care are modelled as counts" in offset
+    assert "not given for every year" in offset
