@@ -908,13 +908,12 @@ def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
     if error is None:
         try:
             language = plan.parameters.get("language", "bg")
-            report = export_html(
+            export_html(
                 executed,
                 work / plan.spec.report,
                 title=text(plan.spec.title_key, language),
                 language=language,
             )
-            _add_override_notice(Path(report), plan.overrides, language)
         except Exception as err:
             error = {"ename": type(err).__name__, "evalue": str(err), "cell": None}
     if error is not None:
@@ -964,6 +963,9 @@ def _execute_locked(plan: _Plan, force: bool, start: datetime, clock: float) -> 
         end = _now()
         duration = round(time.perf_counter() - clock, 3)
         timing = {"end_time": end.isoformat(timespec="seconds"), "duration_s": duration}
+        if error is None and plan.overrides and (work / plan.spec.report).is_file():
+            language = str(plan.parameters.get("language", "bg"))
+            _add_override_notice(work / plan.spec.report, plan.overrides, language)
         if error is None:
             outputs = [
                 name

@@ -8,6 +8,7 @@ named in ``fail_for``), so each run costs a kernel start and little else.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -16,6 +17,8 @@ import pytest
 from research_lib import runs
 from research_lib.cli import main
 from research_lib.errors import InputError
+from research_lib.index_page import collect_runs
+from research_lib.outputs import OutputError
 from research_lib.provenance import read_provenance
 from research_lib.runs import (
     STUDIES,
@@ -310,3 +313,415 @@ def test_batch_summary_and_exit_codes():
         "qol: 3 runs — 1 done, 1 skipped, 1 failed (12.0 s, 2 parallel jobs)",
         "  FAILED vidin (BG311): ValueError: boom [cell 3]",
     ]
+
+
+# --------------------------------------------------------------------------- issue 15: hostile input
+# Most of these tests replace the notebook execution with ``fake_notebook`` (it writes the
+# outputs a study writes, or fails for the oblast named in ``fail_for``), so the atomic
+# replacement, locks, confinement and index are tested without starting a kernel.
+
+
+def fake_notebook(plan, work: Path):
+    """Stand-in for ``runs._run_notebook``: outputs that name the run's ``label``."""
+    label = plan.parameters.get("label", "toy")
+    (work / "toy.ipynb").write_text(json.dumps({"label": label}), encoding="utf-8")
+    if plan.parameters.get("fail_for") == plan.slug:
+        return {"ename": "ValueError", "evalue": f"boom in {plan.slug}", "cell": 3}
+    (work / "report.html").write_text(
+        f"<html><body>\n<main>\n<p>{label}</p>\n</main></body></html>", encoding="utf-8"
+    )
+    (work / "published.csv").write_text(
+        "table,group,measure,n,value,ci_low,ci_high,suppressed\n"
+        f"headline,all,score,10,{len(label)},,,False\n",
+        encoding="utf-8",
+    )
+    return None
+
+
+@pytest.fixture
+def fake(toy, monkeypatch):
+    """The toy study with :func:`fake_notebook` instead of a kernel."""
+    monkeypatch.setattr(runs, "_run_notebook", fake_notebook)
+    return toy
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+# ---- outputs confined (item 2)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/etc",
+        "~",
+        "",
+        "../x",
+        "reports/../../x",
+        "/tmp",
+        "{reports}/other/plovdiv",
+        "{reports}/toy",
+    ],
+)
+def test_output_dir_outside_the_reports_root_is_refused(fake, no_kernel, value, capsys):
+    """Each value from the issue (and a folder of another study, or the study folder itself)."""
+    spec, data, reports = fake
+    value = value.replace("{reports}", str(reports))
+    with pytest.raises(OutputError, match="output_dir"):
+        run_one(spec, {"data": str(data), "output_dir": value}, reports_dir=reports)
+    assert not (Path("/etc") / "report.html").exists()
+    assert not list(reports.rglob("*.html"))  # nothing written anywhere
+
+
+def test_a_symbolic_link_out_of_the_root_is_refused(fake, no_kernel, tmp_path):
+    spec, data, reports = fake
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (reports / "toy").mkdir(parents=True)
+    (reports / "toy" / "plovdiv").symlink_to(outside, target_is_directory=True)
+    for value in (reports / "toy" / "plovdiv", reports / "toy" / "plovdiv" / ".." / "x"):
+        with pytest.raises(OutputError, match="symbolic link|outside"):
+            run_one(
+                spec,
+                {"data": str(data), "oblast": "plovdiv", "output_dir": str(value)},
+                reports_dir=reports,
+            )
+    with pytest.raises(OutputError, match="symbolic link"):  # the default folder too
+        run_one(spec, {"data": str(data), "oblast": "plovdiv"}, reports_dir=reports)
+    assert list(outside.iterdir()) == []
+
+
+def test_a_run_for_another_oblast_cannot_write_into_a_report_folder(fake):
+    """Plovdiv pointed at Varna's folder: refused, Varna's report untouched."""
+    spec, data, reports = fake
+    assert run_one(spec, {"data": str(data), "oblast": "varna"}, reports_dir=reports).ok
+    varna = reports / "toy" / "varna"
+    before = _files(varna)
+    with pytest.raises(OutputError, match=r"holds the toy report for Varna .*Plovdiv"):
+        run_one(
+            spec,
+            {"data": str(data), "oblast": "plovdiv", "output_dir": str(varna)},
+            reports_dir=reports,
+        )
+    assert _files(varna) == before
+    # a folder with files but no provenance is nobody's report: refused as well
+    stray = reports / "toy" / "stray"
+    stray.mkdir()
+    (stray / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OutputError, match="no readable provenance"):
+        run_one(spec, {"data": str(data), "output_dir": str(stray)}, reports_dir=reports)
+    # the same study and oblast may use a folder of its own name
+    own = run_one(
+        spec,
+        {"data": str(data), "oblast": "plovdiv", "output_dir": str(reports / "toy" / "plovdiv-en")},
+        reports_dir=reports,
+    )
+    assert own.status == "done" and read_provenance(own.folder)["oblast"] == "BG421"
+
+
+@pytest.mark.parametrize(
+    "root", ["/", "~", "", "/etc", "/etc/reports", "{project}", "{project}/.."]
+)
+def test_the_reports_root_is_never_a_system_home_or_project_folder(root):
+    from research_lib.outputs import check_reports_root
+    from research_lib.paths import PROJECT_ROOT
+
+    with pytest.raises(OutputError, match="reports root"):
+        check_reports_root(root.replace("{project}", str(PROJECT_ROOT)))
+
+
+def test_the_reports_root_is_configured_once_in_the_environment(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "from research_lib.paths import REPORTS_DIR; print(REPORTS_DIR)"],
+        env={**os.environ, "DI_REPORTS_ROOT": str(tmp_path / "published")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == str(tmp_path / "published")
+
+
+def test_cli_refused_output_exits_2_with_one_line(no_kernel, capsys):
+    for value in ("/etc", "~", "", "../x"):
+        assert main(["run", "qol", "-p", f"output_dir={value}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: output_dir") == 4 and "Traceback" not in err
+
+
+# ---- read-only output (item 8)
+
+
+def _read_only(monkeypatch):
+    import errno
+
+    from research_lib import outputs
+
+    def refuse(folder):
+        raise OSError(errno.EROFS, "Read-only file system", str(folder))
+
+    monkeypatch.setattr(outputs, "_probe_write", refuse)
+
+
+def test_read_only_output_is_refused_before_a_kernel_with_one_line(no_kernel, monkeypatch, capsys):
+    """As root chmod does not stop a write, so the failing write is simulated."""
+    _read_only(monkeypatch)
+    assert main(["run", "qol"]) == 2
+    assert main(["batch", "qol", "--over", "oblast"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "Traceback" not in "".join(err)
+    assert "cannot write to reports" in err[0] and "read-only file system" in err[0]
+    assert err[1].startswith("error: 29 of 29 report folders refused, nothing was run")
+
+
+def test_an_index_that_cannot_be_written_is_reported_in_one_line(fake, monkeypatch):
+    spec, data, reports = fake
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(reports / "index.html"))
+
+    monkeypatch.setattr("research_lib.index_page.build_index", refuse)
+    result = run_one(spec, {"data": str(data)}, reports_dir=reports)
+    assert result.status == "done" and "Permission denied" in result.index_error
+    batch = run_batch(
+        spec, {"data": str(data)}, oblasts=["vidin"], jobs=1, reports_dir=reports, progress=False
+    )
+    assert batch.exit_code == 3 and "index not rebuilt: PermissionError" in batch.summary()
+
+
+# ---- atomic runs (item 3)
+
+
+def test_a_failed_run_keeps_the_last_good_report_and_says_so(fake):
+    spec, data, reports = fake
+    params = {"data": str(data), "oblast": "vidin"}
+    assert run_one(spec, params, reports_dir=reports).status == "done"
+    folder = reports / "toy" / "vidin"
+    good = _files(folder)
+    first = read_provenance(folder)
+    result = run_one(spec, {**params, "fail_for": "vidin"}, reports_dir=reports)
+    assert result.status == "failed" and result.error == "ValueError: boom in vidin [cell 3]"
+    after = _files(folder)
+    for name in ("report.html", "published.csv", "toy.ipynb"):
+        assert after[name] == good[name], name  # the previous report, byte for byte
+    assert "toy.failed.ipynb" in after  # the failed notebook, beside it
+    record = read_provenance(folder)
+    assert record["status"] == "failed" and record["error"]["ename"] == "ValueError"
+    assert record["previous"]["status"] == "ok"
+    assert record["previous"]["end_time"] == first["end_time"]
+    # the index links the previous report and says the last run failed
+    page = (reports / "index.html").read_text(encoding="utf-8")
+    date = first["end_time"][:10]
+    assert f"последното изпълнение е неуспешно; показан е предишният доклад от {date}" in page
+    assert 'href="toy/vidin/report.html"' in page
+    # another failure keeps the same previous report; a success replaces everything
+    run_one(spec, {**params, "fail_for": "vidin"}, reports_dir=reports)
+    assert read_provenance(folder)["previous"]["end_time"] == first["end_time"]
+    assert run_one(spec, {**params, "label": "new"}, reports_dir=reports).status == "done"
+    assert "new" in (folder / "report.html").read_text(encoding="utf-8")
+    assert "toy.failed.ipynb" not in _files(folder)
+    assert "previous" not in read_provenance(folder) or read_provenance(folder)["status"] == "ok"
+    assert not list((reports / "toy").glob(".vidin.*.tmp"))  # no temporary folder left
+
+
+def test_an_error_after_the_notebook_keeps_the_report(fake, monkeypatch):
+    """An exception while replacing (say a full disk) is a failed run, not a lost report."""
+    spec, data, reports = fake
+    assert run_one(spec, {"data": str(data)}, reports_dir=reports).ok
+    good = _files(reports / "toy" / "all")
+
+    def full(new, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs, "replace_folder", full)
+    result = run_one(spec, {"data": str(data), "label": "x"}, reports_dir=reports)
+    assert result.status == "failed" and "No space left" in result.error
+    after = _files(reports / "toy" / "all")
+    assert {k: after[k] for k in ("report.html", "published.csv")} == {
+        k: good[k] for k in ("report.html", "published.csv")
+    }
+    assert read_provenance(reports / "toy" / "all")["status"] == "failed"
+
+
+def test_a_wrong_wave_is_refused_before_a_kernel_and_the_report_is_kept(no_kernel, capsys):
+    """`-p wave=2099`: the demo survey has waves 2024 and 2025 (read from the file)."""
+    from research_lib.paths import REPORTS_DIR
+
+    report = REPORTS_DIR / "qol" / "all" / "report.html"
+    before = report.read_bytes() if report.is_file() else None
+    assert main(["run", "qol", "-p", "wave=2099"]) == 2
+    err = capsys.readouterr().err
+    assert "wave: '2099' is not a value of the wave column" in err
+    assert "'2024', '2025', 'latest'" in err and "Traceback" not in err
+    assert (report.read_bytes() if report.is_file() else None) == before
+    assert check_parameters("qol", {"wave": "2024"})["wave"] == "2024"
+
+
+def test_an_empty_or_altered_report_is_never_unchanged(fake):
+    spec, data, reports = fake
+    params = {"data": str(data)}
+    assert run_one(spec, params, reports_dir=reports).status == "done"
+    assert run_one(spec, params, reports_dir=reports).status == "skipped"
+    report = reports / "toy" / "all" / "report.html"
+    report.write_bytes(b"")  # truncated to nothing
+    assert run_one(spec, params, reports_dir=reports).status == "done"
+    assert report.stat().st_size > 0
+    with open(report, "ab") as handle:  # altered
+        handle.write(b"<p>x</p>")
+    assert run_one(spec, params, reports_dir=reports).status == "done"
+    published = reports / "toy" / "all" / "published.csv"
+    published.write_text(published.read_text(encoding="utf-8")[:20], encoding="utf-8")
+    assert run_one(spec, params, reports_dir=reports).status == "done"
+    assert run_one(spec, params, reports_dir=reports).status == "skipped"
+
+
+def test_a_killed_runs_temporary_folder_is_removed_by_the_next_run(fake):
+    spec, data, reports = fake
+    stale = reports / "toy" / ".all.abc123.tmp"
+    stale.mkdir(parents=True)
+    (stale / "report.html").write_text("half", encoding="utf-8")
+    assert run_one(spec, {"data": str(data)}, reports_dir=reports).status == "done"
+    assert not stale.exists()
+    assert [r["_folder"] for r in collect_runs(reports)] == ["toy/all"]
+
+
+def test_concurrent_runs_of_one_folder_wait_for_each_other(fake):
+    """A run that finds the folder locked waits; it then replaces the report as a whole."""
+    import threading
+
+    from research_lib.outputs import folder_lock
+
+    spec, data, reports = fake
+    folder = (reports / "toy" / "all").resolve()
+    waiting, results = threading.Event(), {}
+
+    def second() -> None:
+        results["second"] = run_one(
+            spec, {"data": str(data), "label": "second"}, reports_dir=reports, on_wait=waiting.set
+        )
+
+    folder.parent.mkdir(parents=True)
+    with folder_lock(folder):  # a first run holds the lock
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert waiting.wait(30), "the second run did not wait for the lock"
+        assert thread.is_alive() and not folder.exists()
+    thread.join(60)
+    assert results["second"].status == "done"
+    # report and published figures come from the same run
+    assert "second" in (folder / "report.html").read_text(encoding="utf-8")
+    assert ",6,,,False" in (folder / "published.csv").read_text(encoding="utf-8")
+    # many runs at once: serialised, each ends done or skipped, the folder is consistent
+    threads = [
+        threading.Thread(
+            target=lambda k=k: results.__setitem__(
+                k, run_one(spec, {"data": str(data), "label": f"run{k % 2}"}, reports_dir=reports)
+            )
+        )
+        for k in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(results[k].status in {"done", "skipped"} for k in range(6))
+    label = json.loads((folder / "toy.ipynb").read_text(encoding="utf-8"))["label"]
+    assert label in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_provenance_writers_never_share_a_temporary_name(tmp_path):
+    import threading
+
+    from research_lib.provenance import write_provenance
+
+    errors = []
+
+    def write(k: int) -> None:
+        try:
+            for j in range(20):
+                write_provenance(tmp_path, {"writer": k, "j": j})
+        except OSError as err:  # pragma: no cover - the failure this test guards against
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and read_provenance(tmp_path)["j"] == 19
+    assert [p.name for p in tmp_path.iterdir()] == ["provenance.json"]
+
+
+# ---- parameters (item 8)
+
+
+@pytest.mark.parametrize(
+    ("study", "parameters", "words"),
+    [
+        ("qol", {"min_cell": 1}, ["min_cell=1 is below 3", "--allow-small-min-cell"]),
+        ("qol", {"min_cell": "2"}, ["min_cell=2 is below 3"]),
+        ("placements", {"reform_date": "notadate"}, ["reform_date", "YYYY-MM-DD", "'notadate'"]),
+        ("placements", {"reform_date": "2016-13-01"}, ["reform_date", "YYYY-MM-DD"]),
+        ("brief", {"reform_date": "16-01-2016"}, ["reform_date", "YYYY-MM-DD"]),
+        ("brief", {"reform_date": "1066-10-14"}, ["between 1990 and 2100"]),
+        ("brief", {"max_recommendations": "-1"}, ["max_recommendations", "from 1 to 50", "-1"]),
+        ("brief", {"max_recommendations": 0}, ["max_recommendations", "from 1 to 50"]),
+    ],
+)
+def test_unsafe_or_malformed_values_are_refused(no_kernel, study, parameters, words):
+    with pytest.raises(InputError) as err:
+        run_one(study, parameters)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_valid_dates_and_counts_pass():
+    assert (
+        check_parameters("placements", {"reform_date": "2016-01-01"})["reform_date"] == "2016-01-01"
+    )
+    assert check_parameters("brief", {"max_recommendations": "3"})["max_recommendations"] == 3
+    assert check_parameters("qol", {"min_cell": 3})["min_cell"] == 3
+
+
+def test_min_cell_below_3_needs_the_override_and_the_report_says_so(fake):
+    spec, data, reports = fake
+    with pytest.raises(InputError, match="below 3"):
+        run_one(spec, {"data": str(data), "min_cell": 1}, reports_dir=reports)
+    result = run_one(
+        spec, {"data": str(data), "min_cell": 1}, reports_dir=reports, allow_small_min_cell=True
+    )
+    assert result.status == "done"
+    record = read_provenance(result.folder)
+    assert record["overrides"] == [
+        {"parameter": "min_cell", "value": 1, "floor": 3, "allowed_by": "--allow-small-min-cell"}
+    ]
+    report = (result.folder / "report.html").read_text(encoding="utf-8")
+    assert "прагът за защита на малките числа е намален до min_cell = 1" in report
+    assert report.index("override-notice") < report.index("<p>toy</p>")  # at the top
+    page = (reports / "index.html").read_text(encoding="utf-8")
+    assert "изключение: min_cell = 1 (под долната граница 3)" in page
+    # without an override the report has no notice
+    result = run_one(spec, {"data": str(data), "min_cell": 5}, reports_dir=reports)
+    assert "override-notice" not in (result.folder / "report.html").read_text(encoding="utf-8")
+    assert read_provenance(result.folder)["overrides"] == []
+
+
+def test_cli_exit_codes_for_a_failed_notebook(fake, monkeypatch, capsys):
+    spec, data, reports = fake
+    monkeypatch.setattr(runs, "REPORTS_DIR", reports)
+    original = runs.run_one
+
+    def run_here(*args, **kwargs):
+        return original(*args, **{**kwargs, "reports_dir": reports})
+
+    monkeypatch.setattr(runs, "run_one", run_here)
+    assert main(["run", "toy", "-p", f"data={data}"]) == 0
+    assert main(["run", "toy", "-p", f"data={data}", "-p", "fail_for=all"]) == 3
+    captured = capsys.readouterr()
+    assert "failed: ValueError: boom in all [cell 3]" in captured.err
+    assert "the previous report is kept" in captured.out
+    assert main(["run", "toy", "-p", "min_cell=1"]) == 2
