@@ -25,6 +25,9 @@ batch STUDY --over oblast [--jobs N] [--force] [-p NAME=VALUE ...]
     starts), 130 when interrupted (Ctrl-C stops every worker).
 demo-data [--out DIR] [--seed N]
     Write the synthetic demo survey (and its README) to ``data/demo``.
+form CODEBOOK --to xlsform|paper|entry OUT [--version AGES] [--easy-read] [--wave W]
+    Generate from the codebook a KoboToolbox/ODK form (XLSForm ``.xlsx``), a printable
+    A4 paper questionnaire (``.html``) or a data-entry template (``.xlsx``).
 """
 
 from __future__ import annotations
@@ -107,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--seed", type=int, default=None, help="random seed (default: the documented demo seed)"
     )
+
+    form = commands.add_parser(
+        "form", help="generate a Kobo/ODK form, a paper questionnaire or a data-entry template"
+    )
+    form.add_argument("codebook", type=Path, help="codebook YAML (e.g. surveys/qol-child-v1.yaml)")
+    form.add_argument("--to", choices=["xlsform", "paper", "entry"], required=True)
+    form.add_argument("out", type=Path, help="file to write (.xlsx, or .html for paper)")
+    form.add_argument("--version", help="age version of the codebook, e.g. 8-11 (faces on paper)")
+    form.add_argument("--easy-read", action="store_true", help="use the easy-read item wording")
+    form.add_argument("--wave", help="the survey wave, e.g. 2026 (default answer in the form)")
     return parser
 
 
@@ -258,6 +271,24 @@ def _demo_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _form(args: argparse.Namespace) -> int:
+    from research_lib.fielding.entry import write_entry_template
+    from research_lib.fielding.paper import write_paper
+    from research_lib.fielding.xlsform import write_xlsform
+
+    codebook = load_codebook(args.codebook)
+    if args.to == "xlsform":
+        path = write_xlsform(
+            codebook, args.out, version=args.version, easy_read=args.easy_read, wave=args.wave
+        )
+    elif args.to == "paper":
+        path = write_paper(codebook, args.out, version=args.version, easy_read=args.easy_read)
+    else:
+        path = write_entry_template(codebook, args.out, version=args.version, wave=args.wave)
+    print(f"{args.to}: {display_path(path)}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -267,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _run,
         "batch": _batch,
         "demo-data": _demo_data,
+        "form": _form,
     }
     try:
         return handlers[args.command](args)
