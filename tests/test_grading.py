@@ -323,3 +323,45 @@ def test_formatting_helpers():
     assert phrase("grade.moderate") == "умерена"
     label = figure_label(diff(-8, -11, -6), "bg")
     assert label == "разлика спрямо сравнителната група – ЦНСТ, Усещане за дом"
+
+
+# --------------------------------------------------------------------------- flags and indirectness
+
+
+def _flag(group: str = "BG313") -> Figure:
+    return Figure(
+        "placements", "foster_growth", group, "lagging", 30, 1.0, importance=Importance("flag")
+    )
+
+
+def _relative(value: float, low: float, high: float, group: str = "BG313") -> Figure:
+    return Figure(
+        "placements", "foster_growth", group, "relative_growth", 30, value, low, high, RATIO
+    )
+
+
+def test_a_flag_alone_is_downgraded_for_imprecision():
+    """Hand-graded: administrative trend starts moderate; a flag without its interval: -1."""
+    result = grade(ADMIN, [_flag()])
+    assert result.level == "low"
+    assert ("imprecision", -1) in result.moves
+    assert "flag cited without the interval" in result.text("en")
+
+
+def test_a_flag_goes_through_the_precision_of_its_estimate():
+    """The lagging flag on BG342 (relative growth 0.40, 95% CI 0.17 to 0.95) crosses 1/1.10."""
+    wide = grade(ADMIN, [_relative(0.40, 0.17, 0.95), _flag()])
+    assert wide.level == "low" and ("imprecision", -1) in wide.moves
+    narrow = grade(ADMIN, [_relative(0.40, 0.30, 0.55), _flag()])
+    assert ("imprecision", -1) not in narrow.moves
+
+
+def test_indirect_rule_is_lowered_one_level():
+    """Issue 10: 'expand prevention services' on a ratio of entry counts: moderate -> low."""
+    ratio = Figure(
+        "placements", "entries_by_year", "all", "2020/2015", 2000, 1.02, 0.96, 1.08, RATIO
+    )
+    direct = grade(ADMIN, [ratio])
+    indirect = grade(SimpleNamespace(design="administrative_trend", indirect=True), [ratio])
+    assert LEVELS.index(indirect.level) == LEVELS.index(direct.level) - 1
+    assert ("indirectness", -1) in indirect.moves

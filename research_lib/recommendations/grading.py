@@ -316,8 +316,11 @@ def grade(
 
     A wide CI lying wholly beyond a threshold is *not* downgraded: every value
     in it leads to the same decision. Of several figures the worst counts.
-    Flags and complete counts, and figures without an MID, are not graded for
-    precision (this is said in the reasons).
+    Complete counts and figures without an MID are not graded for precision
+    (this is said in the reasons). A **flag** (``lagging``, outside a funnel
+    limit) is a decision about an estimate: a rule that cites a flag must also
+    cite the flagged estimate with its CI and an MID, which is then graded as
+    above; a flag cited alone - **-1** (its precision cannot be judged).
 
     **3. Inconsistency** (only when the same figures are published for other
     oblasts or waves, ``context.replications``): the direction of each graded
@@ -337,9 +340,11 @@ def grade(
 
     One kind - **-1**; two or more - **-2**.
 
-    **5. Indirectness**: a rule tagged ``indirect: true`` (its figures answer the
-    question only indirectly, e.g. relationship scores as a sign of staff
-    turnover) - **-1**.
+    **5. Indirectness**: a rule tagged ``indirect: true`` - its figures do not
+    measure the recommended action itself, e.g. relationship scores as a sign
+    of staff turnover, or a ratio of entry counts behind "expand prevention
+    services" (it says entries are not falling, nothing about the services) -
+    **-1**.
 
     **6. Large effect** (GRADE's upgrade): the primary figure lies more than
     2 x MID from its baseline and its whole CI lies beyond the MID, the same
@@ -388,6 +393,13 @@ def grade(
 
 def _imprecision(figures: Sequence[Figure]) -> _Step:
     graded = [f for f in figures if f.importance.graded and f.has_value]
+    flags = [f for f in figures if f.importance.scale == "flag"]
+    if flags and not graded:
+        # a flag is a decision about an estimate: without that estimate's interval
+        # and an importance threshold, its precision cannot be judged
+        return _Step(
+            "imprecision", -1, (_reason("flag_unchecked", figure=_figure_words(flags[0])),)
+        )
     if not graded:
         return _Step("imprecision", 0, (_reason("precision_not_graded"),))
     worst: tuple[int, Figure, str] = (0, graded[0], "precise")
