@@ -74,6 +74,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "assent_yes": {"bg": "Да, искам", "en": "Yes, I do"},
     "assent_no": {"bg": "Не, не искам", "en": "No, I don't"},
+    "assent_no_paper": {
+        "bg": "Ако не искаш, не е нужно да продължаваш. Дай листовете на човека, който ти ги даде.",
+        "en": "If you don't want to, you don't need to go on. Give the pages back to the person who gave them to you.",
+    },
     "declined": {
         "bg": (
             "Благодарим ти! Не е нужно да отговаряш на въпросите. Ако искаш да поговориш с "
@@ -113,8 +117,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "You don't have to answer. Please don't write any names.",
     },
     "filter_no": {
-        "bg": "Ако отговорът ти е „Не“, премини на следващата страница.",
-        "en": "If your answer is ‘No’, go on to the next page.",
+        "bg": "Ако отговорът ти е „Не“, премини към следващата част на въпросника.",
+        "en": "If your answer is ‘No’, go on to the next part of the questionnaire.",
     },
 }
 

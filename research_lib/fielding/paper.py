@@ -43,16 +43,16 @@ h2 { font-size: 19pt; margin: 0 0 3mm; border-bottom: 2px solid #444; padding-bo
 p { margin: 0 0 3mm; }
 .lead { font-size: 16pt; }
 .recall { font-style: italic; margin-bottom: 4mm; }
-.q { break-inside: avoid; page-break-inside: avoid; margin: 0 0 4mm; }
+.q { break-inside: avoid; page-break-inside: avoid; margin: 0 0 3mm; }
 .q .text { font-weight: bold; margin-bottom: 1.5mm; }
 .q .num { display: inline-block; min-width: 11mm; }
 .options { display: flex; flex-wrap: nowrap; gap: 2mm 2mm; margin-left: 11mm; }
 .opt { display: flex; flex-direction: column; align-items: center; text-align: center;
-       width: 22mm; font-size: 11.5pt; line-height: 1.15; }
+       width: 21mm; font-size: 11pt; line-height: 1.1; }
 .opt .box { width: 7mm; height: 7mm; border: 2px solid #222; border-radius: 1.5mm;
             margin-bottom: 1mm; }
 .opt svg { width: 11mm; height: 11mm; margin-bottom: 0.5mm; }
-.opt.missing { color: #444; width: 19mm; }
+.opt.missing { color: #444; width: 21mm; }
 .version { font-size: 15pt; margin: -4mm 0 5mm; }
 .opt.missing .box { border-style: dashed; }
 .sep { width: 0; border-left: 1px dotted #777; margin: 0 1mm; }
@@ -153,7 +153,7 @@ def paper_html(
         f'{escape(texts["assent"]["bg"])}</div><div class="options">',
         f'<div class="opt"><div class="box"></div><div>{escape(texts["assent_yes"]["bg"])}</div></div>',
         f'<div class="opt"><div class="box"></div><div>{escape(texts["assent_no"]["bg"])}</div></div>',
-        "</div></div>",
+        f'</div><div class="hint">{escape(texts["assent_no_paper"]["bg"])}</div></div>',
         '<div class="q"><div class="text">На колко години си? <span class="line"></span></div></div>',
         '<div class="q"><div class="text">Ти си:</div><div class="options">'
         '<div class="opt"><div class="box"></div><div>момиче</div></div>'
