@@ -18,8 +18,16 @@ episode is ongoing). Only the columns a function needs are required.
 
 The unit of analysis is the *episode* (a stay in one placement): a move from an
 institution to foster care ends the institutional episode with exit reason
-``foster`` and starts a new one. Time in care over a child's whole care career
-needs the episodes chained first; this module does not do that.
+``foster`` and starts a new one. :func:`join_spells` joins a child's
+consecutive episodes of the *same* placement type (a transfer between two
+foster families, two ЦНСТ) into one spell, so the unit becomes the child's
+stay in that type of care.
+
+Left truncation: a register extract that starts mid-history holds only the
+episodes still open at its first date. :func:`left_truncate` marks them with
+``observed_from`` (delayed entry): each episode counts in the risk set only
+from that date, in the Kaplan-Meier (lifelines ``entry=``) and in the
+Aalen-Johansen estimates, so long stays are not over-represented.
 
 Examples
 --------
@@ -54,7 +62,10 @@ __all__ = [
     "UNKNOWN_REASON",
     "UNITS",
     "COHORT_COLUMN",
+    "ENTRY_COLUMN",
     "durations",
+    "left_truncate",
+    "join_spells",
     "time_in_care",
     "exit_pathways",
     "survival_curves",
@@ -77,6 +88,8 @@ UNKNOWN_REASON = "unknown"
 UNITS: dict[str, float] = {"days": 1.0, "months": 30.4375, "years": 365.25}
 #: Name of the entry-cohort column added when ``cohort_freq`` is given.
 COHORT_COLUMN = "entry_cohort"
+#: Optional column: the date an episode came under observation (delayed entry).
+ENTRY_COLUMN = "observed_from"
 
 _DATE_COLUMNS = ("start_date", "end_date")
 _CURVE_COLUMNS = ("time", "survival", "ci_low", "ci_high", "at_risk")
@@ -167,6 +180,16 @@ def durations(
     out = episodes.loc[~late].copy()
     out["duration"] = days[~late] / days_per_unit
     out["event"] = ended[~late].astype(int)
+    out["entry"] = 0.0
+    if ENTRY_COLUMN in episodes.columns:
+        seen = _dates(episodes[ENTRY_COLUMN], ENTRY_COLUMN, allow_missing=True)
+        delay = ((seen - start) / pd.Timedelta(days=1)).clip(lower=0).fillna(0).to_numpy(float)
+        if (delay > days).any():
+            raise InputError(
+                f"{int((delay > days).sum())} episode(s) end before {ENTRY_COLUMN}: an episode "
+                "that ended before observation began is not in the data (use left_truncate)."
+            )
+        out["entry"] = delay[~late] / days_per_unit
     out.attrs = {
         "as_of": as_of,
         "unit": unit,
@@ -174,6 +197,76 @@ def durations(
         "excluded_after_as_of": tuple(episodes.index[late]),
     }
     return out
+
+
+def left_truncate(episodes: pd.DataFrame, window_start: str | pd.Timestamp) -> pd.DataFrame:
+    """Episodes as a register extract starting at ``window_start`` would hold them.
+
+    Episodes that ended before ``window_start`` are dropped (such an extract
+    never sees them); the others get ``observed_from = max(start_date,
+    window_start)``, the delayed entry used by every estimate of this module.
+
+    Examples
+    --------
+    >>> episodes = pd.DataFrame({
+    ...     "start_date": pd.to_datetime(["2015-01-01", "2015-01-01", "2021-03-01"]),
+    ...     "end_date": pd.to_datetime(["2016-01-01", "2022-01-01", None])})
+    >>> left_truncate(episodes, "2020-01-01")["observed_from"].dt.year.tolist()
+    [2020, 2021]
+    """
+    _check_frame(episodes, _DATE_COLUMNS)
+    window = _as_timestamp(window_start)
+    start = _dates(episodes["start_date"], "start_date", allow_missing=False)
+    end = _dates(episodes["end_date"], "end_date", allow_missing=True)
+    keep = (end.isna() | (end >= window)).to_numpy()
+    out = episodes.loc[keep].copy()
+    out[ENTRY_COLUMN] = start[keep].where(start[keep] > window, window)
+    out.attrs = {
+        **episodes.attrs,
+        "window_start": window,
+        "n_ended_before_window": int((~keep).sum()),
+    }
+    return out
+
+
+def join_spells(episodes: pd.DataFrame, gap_days: int = 30) -> pd.DataFrame:
+    """Join a child's consecutive episodes of the same placement type into one spell.
+
+    A move between two services of the same type (one foster family to
+    another, one ЦНСТ to another) is not a way out of that care: the next
+    episode of the same child and type starting at most ``gap_days`` after the
+    previous one ended continues the spell. The spell keeps the first start
+    date and the last end date and exit reason; ``n_episodes`` counts the
+    episodes joined.
+
+    Examples
+    --------
+    >>> episodes = pd.DataFrame({"child_id": ["a", "a", "a"],
+    ...     "placement_type": ["foster", "foster", "institution"],
+    ...     "start_date": pd.to_datetime(["2020-01-01", "2020-06-10", "2021-01-01"]),
+    ...     "end_date": pd.to_datetime(["2020-06-01", "2020-12-01", None]),
+    ...     "exit_reason": ["foster", "cnst", None]})
+    >>> join_spells(episodes)[["placement_type", "n_episodes"]].values.tolist()
+    [['foster', 2], ['institution', 1]]
+    """
+    _check_frame(episodes, [*_DATE_COLUMNS, "child_id", "placement_type"])
+    frame = episodes.assign(
+        start_date=_dates(episodes["start_date"], "start_date", allow_missing=False),
+        end_date=_dates(episodes["end_date"], "end_date", allow_missing=True),
+    ).sort_values(["child_id", "start_date"], kind="stable")
+    kind = frame["placement_type"].astype(str)
+    same = frame["child_id"].eq(frame["child_id"].shift()) & kind.eq(kind.shift())
+    gap = (frame["start_date"] - frame["end_date"].shift()).dt.days
+    continues = same & gap.between(0, gap_days)
+    spell = (~continues).cumsum().to_numpy()
+    groups = frame.groupby(spell, sort=False)
+    out = groups.head(1).copy()
+    last = groups.tail(1)
+    for column in ("end_date", "exit_reason"):
+        if column in frame:
+            out[column] = last[column].to_numpy()
+    out["n_episodes"] = groups.size().to_numpy()
+    return out.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- #
@@ -705,9 +798,11 @@ def _finish(
 # Kaplan-Meier helpers
 # --------------------------------------------------------------------------- #
 def _fit_km(part: pd.DataFrame, confidence: float) -> KaplanMeierFitter:
+    entry = part["entry"].to_numpy(float) if "entry" in part else None
     return KaplanMeierFitter().fit(
         part["duration"].to_numpy(float),
         event_observed=part["event"].to_numpy(int),
+        entry=entry if entry is not None and (entry > 0).any() else None,
         alpha=1 - confidence,
     )
 
@@ -813,6 +908,10 @@ def _aalen_johansen(
     ended = part["event"].to_numpy(int) == 1
     event_times, d_all = np.unique(time[ended], return_counts=True)
     at_risk = len(time) - np.searchsorted(np.sort(time), event_times, side="left")
+    if "entry" in part:  # delayed entry: at risk only after the entry time
+        entry = part["entry"].to_numpy(float)
+        late = np.sort(entry[entry > 0])
+        at_risk = at_risk - (len(late) - np.searchsorted(late, event_times, side="left"))
     survival = np.cumprod(1 - d_all / at_risk)
     lagged = np.r_[1.0, survival[:-1]]
     rows = []

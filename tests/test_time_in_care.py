@@ -22,6 +22,8 @@ from research_lib.time_in_care import (
     UNKNOWN_REASON,
     durations,
     exit_pathways,
+    join_spells,
+    left_truncate,
     plot_time_in_care,
     survival_curves,
     time_in_care,
@@ -604,3 +606,66 @@ def test_survival_curves_and_plot():
     plt.close(ax.figure)
     with pytest.raises(InputError, match="survival_curves"):
         plot_time_in_care(curves.drop(columns="at_risk"))
+
+
+# --------------------------------------------------------------------------- left truncation, spells
+
+
+def _register(seed: int = 11, n: int = 6000) -> pd.DataFrame:
+    """Planted truth: exponential stays with median 24 months, starts 2000-2024."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2000-01-01") + pd.to_timedelta(rng.uniform(0, 25 * 365.25, n), "D")
+    months = rng.exponential(24 / np.log(2), n)
+    end = start + pd.to_timedelta(months * 30.4375, "D")
+    reason = np.where(rng.uniform(size=n) < 0.5, "reunified", "adopted")
+    return pd.DataFrame(
+        {
+            "child_id": [f"c{i}" for i in range(n)],
+            "placement_type": "foster",
+            "start_date": start,
+            "end_date": end.where(end <= pd.Timestamp("2025-01-01")),
+            "exit_reason": pd.Series(reason).where(end <= pd.Timestamp("2025-01-01")),
+        }
+    )
+
+
+def test_left_truncation_recovers_the_planted_median() -> None:
+    """An extract from 2015 sees only stays still open then: long stays are over-represented.
+
+    With delayed entry (lifelines entry=) the median is the planted 24 months;
+    ignoring the truncation overstates it.
+    """
+    extract = left_truncate(_register(), "2015-01-01")
+    assert extract.attrs["n_ended_before_window"] > 0
+    truncated = time_in_care(extract, by=None, as_of="2025-01-01")
+    naive = time_in_care(extract.drop(columns="observed_from"), by=None, as_of="2025-01-01")
+    assert truncated["median_ci_low"].iloc[0] < 24 < truncated["median_ci_high"].iloc[0]
+    assert naive["median"].iloc[0] > 27
+
+
+def test_competing_risks_with_delayed_entry() -> None:
+    """Planted truth: half the exits are reunifications; by 24 months 50% have left, 25% reunified."""
+    extract = left_truncate(_register(12), "2015-01-01")
+    table = exit_pathways(extract, by=None, as_of="2025-01-01", horizons=(24,))
+    row = table.set_index("reason").loc["reunified"]
+    assert row["ci_low"] < 0.25 < row["ci_high"]
+
+
+def test_join_spells_joins_same_type_transfers_only() -> None:
+    episodes = pd.DataFrame(
+        {
+            "child_id": ["a", "a", "a", "b", "b"],
+            "placement_type": ["foster", "foster", "institution", "cnst", "cnst"],
+            "start_date": pd.to_datetime(
+                ["2020-01-01", "2020-06-10", "2021-01-01", "2019-01-01", "2020-01-01"]
+            ),
+            "end_date": pd.to_datetime(
+                ["2020-06-01", "2020-12-01", None, "2019-03-01", "2020-05-01"]
+            ),
+            "exit_reason": ["foster", "cnst", None, "reunified", "aged_out"],
+        }
+    )
+    spells = join_spells(episodes)
+    assert spells["n_episodes"].tolist() == [2, 1, 1, 1]  # b's gap is 10 months: new spell
+    first = spells.iloc[0]
+    assert first["end_date"] == pd.Timestamp("2020-12-01") and first["exit_reason"] == "cnst"
