@@ -68,7 +68,7 @@ from research_lib.placements import (
 )
 from research_lib.regions import NATIONAL, resolve_scope
 from research_lib.rejections import LoadResult
-from research_lib.time_in_care import exit_pathways, time_in_care
+from research_lib.time_in_care import exit_pathways, join_spells, time_in_care
 
 __all__ = [
     "RESIDENTIAL",
@@ -369,9 +369,11 @@ def analyse(
         entries_0_3 = yearly_young.assign(year=pd.to_datetime(yearly_young["period"]).dt.year)[
             ["year", "entries"]
         ]
-        tic = time_in_care(scoped, by="placement_type", as_of=data.as_of)
-        tic_cohort = time_in_care(scoped, by="placement_type", as_of=data.as_of, cohort_freq=5)
-        exits = exit_pathways(scoped, by="placement_type", as_of=data.as_of, horizons=(12,))
+        # a move between two services of the same type does not end the stay in that care
+        spells = join_spells(scoped)
+        tic = time_in_care(spells, by="placement_type", as_of=data.as_of)
+        tic_cohort = time_in_care(spells, by="placement_type", as_of=data.as_of, cohort_freq=5)
+        exits = exit_pathways(spells, by="placement_type", as_of=data.as_of, horizons=(12,))
         if data.population is not None:
             from research_lib.indicators import care_indicators
 
