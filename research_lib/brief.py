@@ -26,7 +26,7 @@ from research_lib.labels import text
 from research_lib.recommendations import Evaluation
 from research_lib.recommendations.grading import Figure, figure_label, phrase
 from research_lib.regions import load_oblasts, oblast_name
-from research_lib.reporting import format_estimate
+from research_lib.reporting import BRIEF_CSS_RULES, format_estimate
 
 __all__ = [
     "STUDY_NAMES",
@@ -96,7 +96,7 @@ def _evidence_line(key: str, studies: Mapping[str, pd.DataFrame], language: str)
 def _value_words(row: pd.Series, measure: str, language: str) -> str:
     """A figure's value as a reader needs it: yes/no for a flag, whole counts, CIs where known."""
     value = row["value"]
-    if measure == "lagging" and pd.notna(value):
+    if measure in ("lagging", "lagging_998") and pd.notna(value):
         return text("common.yes" if value == 1 else "common.no", language)
     if pd.isna(row["ci_low"]) and pd.notna(value) and float(value).is_integer():
         return format_estimate(value, None, None, language, 0)
@@ -183,18 +183,9 @@ def is_synthetic(published_paths: Mapping[str, str | Path | None]) -> bool:
 
 
 #: Print styles of the brief: compact enough for 2-4 A4 pages.
-BRIEF_CSS = """<style>
-.brief-item { break-inside: avoid; margin-bottom: 0.9rem; }
-.brief-item h3 { margin-bottom: 0.3rem; }
-.brief-meta { font-size: 0.9em; color: #333; }
-.brief-evidence { font-size: 0.85em; color: #333; margin: 0.2rem 0; }
-.brief-why { font-size: 0.78em; color: #555; }
-@media print {
-  body { font-size: 9.5pt; line-height: 1.35; }
-  h1 { font-size: 15pt; } h2 { font-size: 12pt; margin-top: 0.9rem; } h3 { font-size: 10.5pt; }
-  .brief-why { font-size: 7.5pt; }
-}
-</style>"""
+#: The brief's styles for the notebook view in JupyterLab; the exported report gets the
+#: same rules from :data:`research_lib.reporting.REPORT_CSS` (a page keeps one style sheet).
+BRIEF_CSS = f"<style>{BRIEF_CSS_RULES}</style>"
 
 
 def items_html(items: list[BriefItem], language: str = "bg", most: int = 8) -> str:

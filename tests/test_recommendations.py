@@ -786,3 +786,39 @@ def test_zero_three_wording_matches_what_was_modelled():
         assert stock.split()[-1] in rule.evidence_needed.get(language)
     young = CATALOGUE["zero-three-entries-not-falling"].recommendation.get("en")
     assert "not fallen" not in young  # an uncertain estimate is not "no fall"
+
+
+def test_shares_are_printed_with_the_precision_their_interval_needs():
+    """Issue 10: never "4% (95% CI 4% to 4%)" - decimals are added until the three numbers differ."""
+    rule = CATALOGUE["family-based-share-low"]
+    frame = pd.DataFrame(
+        [("family_based_share", "BG311", "share", 2400, 0.0412, 0.0381, 0.0445)],
+        columns=COLUMNS[:-1],
+    )
+    frame["suppressed"] = False
+    result = evaluate_all(only(rule), {"placements": frame}, language="en")
+    words = result.triggered["text"].iloc[0]
+    assert "4.1%" in words and "3.8% to 4.5%" in words
+    assert "4% to 4%" not in words
+    wide = frame.assign(value=0.256, ci_low=0.20, ci_high=0.31)
+    words = evaluate_all(only(rule), {"placements": wide}, language="en").triggered["text"].iloc[0]
+    assert "26%" in words and "20% to 31%" in words  # a wide interval keeps whole percentages
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high", "scale", "digits"),
+    [
+        (0.0412, 0.0381, 0.0445, "share", 1),
+        (0.256, 0.20, 0.31, "share", 0),
+        (0.0401, 0.0400, 0.0402, "share", 2),  # at most two more decimals
+        (0.981, 0.9794, 0.9826, "ratio", 3),
+        (-8.0, -11.0, -6.0, "points", 1),
+        (0.0, 0.0, 0.012, "share", 0),  # an estimate equal to its limit may print alike
+        (2031.0, 2029.0, 2034.0, "years", 0),
+        (0.05, math.nan, math.nan, "share", 0),
+    ],
+)
+def test_estimate_digits(value, low, high, scale, digits):
+    from research_lib.recommendations.grading import estimate_digits
+
+    assert estimate_digits(value, low, high, scale) == digits

@@ -55,6 +55,7 @@ from research_lib.recommendations.grading import (
     Figure,
     GradingContext,
     Importance,
+    estimate_digits,
     figure_label,
     format_value,
     grade,
@@ -1069,11 +1070,14 @@ def _text_values(
     measure = binding.get("measure", first.measure if first else "")
     scale = first.importance.scale if first else "points"
     value = first.value if first else math.nan
+    low = first.ci_low if first else math.nan
+    high = first.ci_high if first else math.nan
+    digits = estimate_digits(value, low, high, scale)  # never "4% (4% to 4%)"
     return {
-        "value": format_value(value, scale, language),
-        "magnitude": format_value(abs(value), scale, language),
-        "ci_low": format_value(first.ci_low if first else math.nan, scale, language),
-        "ci_high": format_value(first.ci_high if first else math.nan, scale, language),
+        "value": format_value(value, scale, language, digits),
+        "magnitude": format_value(abs(value), scale, language, digits),
+        "ci_low": format_value(low, scale, language, digits),
+        "ci_high": format_value(high, scale, language, digits),
         "n": format_value(first.n if first else math.nan, "count", language),
         "group": group,
         "group_label": group_text(group, language),

@@ -56,6 +56,7 @@ __all__ = [
     "grade",
     "phrase",
     "format_value",
+    "estimate_digits",
     "figure_label",
     "table_text",
     "group_text",
@@ -602,11 +603,12 @@ def _number_words(value: float, digits: int) -> Callable[[str], str]:
 
 def _ci_words(figure: Figure) -> Callable[[str], str]:
     scale = figure.importance.scale
+    digits = estimate_digits(figure.value, figure.ci_low, figure.ci_high, scale)
     return lambda language: phrase(
         "piece.ci_range",
         language,
-        low=format_value(figure.ci_low, scale, language),
-        high=format_value(figure.ci_high, scale, language),
+        low=format_value(figure.ci_low, scale, language, digits),
+        high=format_value(figure.ci_high, scale, language, digits),
     )
 
 
@@ -621,8 +623,14 @@ def _threshold_words(importance: Importance) -> Callable[[str], str]:
     return words
 
 
-def format_value(value: object, scale: str = "points", language: str = "bg") -> str:
+def format_value(
+    value: object, scale: str = "points", language: str = "bg", digits: int | None = None
+) -> str:
     """A figure for readers, by its scale: shares as %, years without separators.
+
+    ``digits`` overrides the scale's default number of decimals (of the
+    percentage for shares); :func:`estimate_digits` chooses it so that an
+    interval is not printed as "4% (4% to 4%)".
 
     Examples
     --------
@@ -630,15 +638,59 @@ def format_value(value: object, scale: str = "points", language: str = "bg") -> 
     ('−5,2', '26%')
     >>> format_value(2031.0, "years"), format_value(float("nan"), "ratio")
     ('2031', '—')
+    >>> format_value(0.0412, "share", "en", digits=1)
+    '4.1%'
     """
     if value is None or not _finite(value):
         return text("common.suppressed", language)
     number = float(value)  # type: ignore[arg-type]
     if scale == "share":
-        return f"{format_number(100 * number, language, 0)}%"
+        return f"{format_number(100 * number, language, _default_digits(scale, digits))}%"
     if scale == "years":
         return str(round(number))
-    return format_number(number, language, _DIGITS.get(scale, 1))
+    return format_number(number, language, _default_digits(scale, digits))
+
+
+def _default_digits(scale: str, digits: int | None) -> int:
+    if digits is not None:
+        return int(digits)
+    return 0 if scale in ("share", "years") else _DIGITS.get(scale, 1)
+
+
+#: At most this many decimals more than a scale's default to show an interval.
+MAX_EXTRA_DIGITS = 2
+
+
+def estimate_digits(value: object, low: object, high: object, scale: str = "points") -> int:
+    """Decimals needed to print an estimate and its interval as three distinct numbers.
+
+    Starts from the scale's default (0 for a percentage, 1 for points, 2 for
+    ratios) and adds decimals, at most :data:`MAX_EXTRA_DIGITS`, until the
+    lower limit, the estimate and the upper limit no longer print alike (an
+    estimate equal to a limit, e.g. a share of 0, may print like it). Without a
+    finite interval, or for ``years``, ``count`` and ``flag``: the default.
+
+    Examples
+    --------
+    >>> estimate_digits(0.0412, 0.0381, 0.0445, "share")  # 4% (4% to 4%) -> 4.1% (3.8% to 4.5%)
+    1
+    >>> estimate_digits(0.256, 0.20, 0.31, "share"), estimate_digits(0.981, 0.9794, 0.9826, "ratio")
+    (0, 3)
+    """
+    base = _default_digits(scale, None)
+    if scale in ("years", "count", "flag") or not all(_finite(v) for v in (value, low, high)):
+        return base
+    factor = 100.0 if scale == "share" else 1.0
+    numbers = [factor * float(v) for v in (low, value, high)]  # type: ignore[arg-type]
+    for digits in range(base, base + MAX_EXTRA_DIGITS + 1):
+        printed = [round(v, digits) for v in numbers]
+        distinct = all(
+            printed[i] != printed[j] or numbers[i] == numbers[j]
+            for i, j in ((0, 1), (1, 2), (0, 2))
+        )
+        if distinct:
+            return digits
+    return base + MAX_EXTRA_DIGITS
 
 
 @cache
