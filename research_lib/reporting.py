@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from research_lib.labels import check_language, group_label, text
+from research_lib.markup import sanitize_html
 from research_lib.vocab import PLACEMENT_TYPES
 
 __all__ = [
@@ -268,7 +269,25 @@ def table_html(table: pd.DataFrame) -> str:
     return out.replace("<th></th>", f"<th>{corner}</th>", 1)
 
 
-REPORT_CSS = """
+#: The policy brief's rules (its items, and four printed pages); part of :data:`REPORT_CSS`.
+BRIEF_CSS_RULES = """
+.brief-item { break-inside: avoid; margin-bottom: 0.9rem; }
+.brief-item h3 { margin-bottom: 0.3rem; }
+.brief-meta { font-size: 0.9em; color: #333; }
+.brief-evidence { font-size: 0.85em; color: #333; margin: 0.2rem 0; }
+.brief-why { font-size: 0.78em; color: #555; }
+@media print {
+  body:has(.brief-item) { font-size: 9.5pt; line-height: 1.35; }
+  body:has(.brief-item) h1 { font-size: 15pt; }
+  body:has(.brief-item) h2 { font-size: 12pt; margin-top: 0.9rem; }
+  body:has(.brief-item) h3 { font-size: 10.5pt; }
+  .brief-why { font-size: 7.5pt; }
+}
+"""
+
+REPORT_CSS = (
+    BRIEF_CSS_RULES
+    + """
 :root { --ink: #1d1d1f; --muted: #5a5a5f; --rule: #d9d9de; --accent: #0072B2; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #fff;
@@ -300,6 +319,7 @@ blockquote { margin: 0.6rem 0; padding: 0.3rem 0.9rem; border-left: 4px solid va
   a { color: inherit; text-decoration: none; }
 }
 """
+)
 
 
 def export_html(
@@ -311,6 +331,11 @@ def export_html(
     remove_tags: Sequence[str] = ("parameters", "injected-parameters", "remove-from-report"),
 ) -> Path:
     """Export an executed notebook to a standalone HTML report without code cells.
+
+    The exported body is passed through :func:`research_lib.markup.sanitize_html`
+    (an allow-list of the tags a report uses); the page's own style sheet is added
+    after that, so no ``<style>``, ``<script>`` or event handler from a cell output
+    reaches the page.
 
     Cells tagged with any of ``remove_tags`` are left out (the parameters cell and
     notes meant only for the researcher in JupyterLab). Images stay embedded, so
@@ -330,6 +355,7 @@ def export_html(
     exporter = HTMLExporter(config=config, template_name="basic")
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
     body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))
+    body = sanitize_html(body)  # whatever escaping missed: no script, handler or frame survives
     page = (
         f'<!DOCTYPE html>\n<html lang="{check_language(language)}">\n<head>\n<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
