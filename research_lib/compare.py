@@ -8,12 +8,16 @@ clustering taken into account:
 
 * :func:`compare_groups` — the covariate-adjusted difference of each group from
   a reference group, from a linear mixed model with a random intercept per
-  cluster (falling back to OLS with cluster-robust standard errors), or from
-  OLS / WLS with robust standard errors;
+  cluster (REML, kept at the variance boundary) with small-sample corrected
+  cluster-robust (CR2, Bell-McCaffrey) standard errors, or from OLS / WLS with
+  robust standard errors; a contrast whose groups have fewer than
+  :data:`MIN_SERVICES` services each is not estimated, and the row says why;
 * :func:`compare_domains` — the same over several outcomes, with p-values
   adjusted for multiple testing across the whole table;
 * :func:`compare_waves` — the change between two survey waves within each group;
-* :func:`adjust_pvalues` — Holm or Benjamini-Hochberg adjustment.
+* :func:`adjust_pvalues` — Holm or Benjamini-Hochberg adjustment;
+* :func:`cr2_vcov`, :func:`reml_variance_ratio` — the CR2 sandwich with its
+  Satterthwaite df, and the REML variance ratio of a random-intercept model.
 
 Rows with a missing outcome, group, covariate, cluster or weight are left out of
 the analysis and counted (``n_excluded``), never imputed.
@@ -35,43 +39,49 @@ OLS, HC3 standard errors, unadjusted; Wald 95% CI, t quantiles on 6 df (n − k)
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
 
 from research_lib.errors import InputError
 
 __all__ = [
     "CORRECTIONS",
     "MIN_CLUSTERS_MIXED",
+    "MIN_SERVICES",
+    "NOT_ESTIMATED",
     "SINGULAR_ICC",
     "adjust_pvalues",
     "compare_domains",
     "compare_groups",
     "compare_waves",
+    "cr2_vcov",
+    "reml_variance_ratio",
 ]
 
-#: Fewest clusters for which the mixed model is tried; with fewer, OLS with
-#: cluster-robust standard errors is used directly.
+#: Fewest clusters (services) each compared group must have for a contrast to be
+#: estimated. With fewer, a group's difference cannot be told apart from the
+#: differences between its few services (with one service per group it *is* the
+#: difference between two services), so the row is marked not estimated.
+MIN_SERVICES = 5
+#: Codes of ``not_estimated`` (why a contrast was not estimated), with their meaning.
+NOT_ESTIMATED: dict[str, str] = {
+    "too_few_services": "the group has fewer services than the minimum",
+    "too_few_services_reference": "the reference group has fewer services than the minimum",
+}
+#: Fewest clusters for which the random-intercept working model is fitted; with
+#: fewer, the working model is independence (OLS), still with CR2 errors.
 MIN_CLUSTERS_MIXED = 10
-#: A mixed model whose random-intercept share of the variance (ICC) is below this
-#: is treated as singular (variance on the boundary) and replaced by the fallback.
+#: An ICC below this is reported as the variance boundary (the REML fit is kept:
+#: its estimates then equal OLS).
 SINGULAR_ICC = 1e-4
 #: Accepted ``correction`` / ``method`` codes for multiple testing, with their names.
 CORRECTIONS: dict[str, str] = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
-
-# MixedLM optimisers, tried in turn. The gradient optimisers statsmodels uses by
-# default (bfgs, lbfgs, cg) often stop short of convergence on a single random
-# intercept (about 1 fit in 12 in our simulations, lbfgs even returns garbage);
-# Powell's derivative-free search converged in every simulated sample.
-_OPTIMISERS = ("powell", "nm", "bfgs")
 
 _GROUP_COLUMNS = [
     "group",
@@ -91,6 +101,10 @@ _GROUP_COLUMNS = [
     "icc",
     "n_clusters",
     "n_excluded",
+    "n_services",
+    "n_services_reference",
+    "estimated",
+    "not_estimated",
 ]
 _WAVE_COLUMNS = [
     "group",
@@ -124,6 +138,7 @@ def compare_groups(
     cluster: str | None = None,
     weights: str | None = None,
     confidence: float = 0.95,
+    min_services: int = MIN_SERVICES,
 ) -> pd.DataFrame:
     """Adjusted difference of each group from a reference group, with a CI.
 
@@ -149,6 +164,12 @@ def compare_groups(
         robust (or cluster-robust) standard errors instead of the mixed model.
     confidence : float
         Confidence level of the intervals, default 0.95.
+    min_services : int
+        Fewest distinct clusters (services) the group **and** the reference
+        must each have for their contrast to be estimated, default
+        :data:`MIN_SERVICES` (5); values below 2 count as 2 (one service per
+        group can never be told apart from its placement type). Only used
+        with ``cluster``.
 
     Returns
     -------
@@ -173,7 +194,13 @@ def compare_groups(
           mixed model did not converge or was not tried;
         * ``n_clusters`` — clusters in the analysis (missing without ``cluster``);
         * ``n_excluded`` — rows left out for a missing outcome, group,
-          covariate, cluster or weight (also in ``attrs["n_excluded"]``).
+          covariate, cluster or weight (also in ``attrs["n_excluded"]``);
+        * ``n_services``, ``n_services_reference`` — distinct clusters of the
+          group and of the reference (missing without ``cluster``);
+        * ``estimated`` — False when the contrast was not estimated (too few
+          services); its estimate, CI and p are then missing,
+          ``not_estimated`` holds the code (a key of :data:`NOT_ESTIMATED`,
+          '' when estimated) and ``method`` says why in words.
 
     Raises
     ------
@@ -185,30 +212,44 @@ def compare_groups(
 
     Notes
     -----
-    The model is ``outcome ~ 1 + group dummies + covariates``:
+    **Which contrasts are estimated.** With ``cluster``, a group is compared
+    with the reference only when both have at least ``min_services``
+    distinct clusters. A placement type is assigned per service, so a
+    contrast between one or two services per group is a contrast between
+    those services: no standard error can separate the placement type from
+    the service. Such rows come back with ``estimated = False``; the model is
+    fitted on the reference and the groups that pass (the others' children
+    are left out of it, so they do not shape the covariate adjustment).
+
+    **The model** is ``outcome ~ 1 + group dummies + covariates``:
 
     * ``cluster`` given, no weights: a linear mixed model with a random
-      intercept per cluster, fitted by REML (``statsmodels`` ``MixedLM``;
-      Hox 2010; Snijders & Bosker 2012). If there are fewer than
-      :data:`MIN_CLUSTERS_MIXED` clusters, if the fit fails or does not
-      converge, if its Hessian is not positive definite, or if it is singular
-      (ICC below :data:`SINGULAR_ICC`, the variance on the boundary), the
-      fixed-effects model is fitted by OLS with cluster-robust (CR1) standard
-      errors instead (Cameron & Miller 2015), and ``method`` says so and why.
+      intercept per cluster, fitted by REML (:func:`reml_variance_ratio`;
+      Hox 2010; Snijders & Bosker 2012); a REML variance of 0 (ICC below
+      :data:`SINGULAR_ICC`) is a legitimate boundary estimate and is kept
+      (the GLS estimates then equal OLS), not replaced by another model.
+      With fewer than :data:`MIN_CLUSTERS_MIXED` clusters (only possible with
+      ``min_services`` below 5) the working model is independence (OLS).
     * ``cluster`` not given: OLS with HC3 heteroscedasticity-robust standard
       errors (Long & Ervin 2000).
-    * ``weights`` given: WLS with the weights, with CR1 standard errors by
-      ``cluster`` or HC3 without; the mixed model is not used with weights.
+    * ``weights`` given: WLS with the weights, with CR2 standard errors by
+      ``cluster`` (independence working model) or HC3 without; the mixed
+      model is not used with weights.
 
-    Intervals are Wald intervals ``estimate ± t * SE`` and p-values two-sided,
-    always with **t** quantiles (never normal ones); the degrees of freedom
-    are: HC3 — ``n − k`` (k model coefficients); CR1 — ``G − 1`` (G clusters,
-    as Stata and Cameron & Miller 2015 recommend); mixed model — the
-    "between-within" approximation (Schluchter & Elashoff 1990): ``G − p_b``
-    for a coefficient whose column is constant within clusters (a placement
-    type assigned per service; ``p_b`` counts such columns, intercept
-    included), ``N − G − p_w`` otherwise. statsmodels offers no Satterthwaite
-    or Kenward-Roger df; with many clusters all choices agree.
+    **Standard errors with clusters** are the CR2 ("bias-reduced
+    linearisation") sandwich of Bell & McCaffrey (2002) with the working
+    model of the fit (Pustejovsky & Tipton 2018), see :func:`cr2_vcov`:
+    robust to a wrong variance model, and with few clusters far less biased
+    than CR1, which with one service per group collapses towards zero (the
+    residuals of a lone service sum to zero). Intervals are Wald intervals
+    ``estimate ± t * SE`` and p-values two-sided, always with **t**
+    quantiles: HC3 on ``n − k`` df; CR2 on the Satterthwaite (Bell-McCaffrey)
+    df of each coefficient under the working model, which for a two-group
+    comparison of cluster-level types is close to Welch's df on the service
+    means (exactly, when the design is balanced). Simulated (six to ten
+    services per group, ICC 0.10, no difference): about 5% of 95% intervals
+    exclude zero; with 60 services the coverage of a planted difference is
+    about 95% (``benchmarks/bench_few_clusters.py``).
 
     References
     ----------
@@ -221,9 +262,12 @@ def compare_groups(
     * Long, J. S., & Ervin, L. H. (2000). Using heteroscedasticity consistent
       standard errors in the linear regression model. *The American
       Statistician*, 54(3), 217-224.
-    * Schluchter, M. D., & Elashoff, J. D. (1990). Small-sample adjustments to
-      tests with unbalanced repeated measures assuming several covariance
-      structures. *J. Statistical Computation and Simulation*, 37, 69-87.
+    * Bell, R. M., & McCaffrey, D. F. (2002). Bias reduction in standard errors
+      for linear regression with multi-stage samples. *Survey Methodology*,
+      28(2), 169-181.
+    * Pustejovsky, J. E., & Tipton, E. (2018). Small-sample methods for
+      cluster-robust variance estimation and hypothesis testing in fixed
+      effects models. *J. Business & Economic Statistics*, 36(4), 672-683.
 
     Examples
     --------
@@ -246,21 +290,57 @@ def compare_groups(
     w = _weights(frame[weights], weights) if weights is not None else None
     codes = _cluster_codes(frame[cluster]) if cluster is not None else None
 
-    X, names = _design(frame, [_indicator(frame[by], g) for g in groups[1:]], covariates)
-    _check_rank(X, by, covariates)
-    fit = _fit(y, X, codes, cluster, w, weights)
-
     labels = frame[by].to_numpy()
+    services = _services_per_group(labels, codes, groups)
+    estimable = [g for g in groups[1:] if _too_few(services, g, reference, min_services) == ""]
+    fit = None
+    if estimable:
+        kept = np.isin(labels, [reference, *estimable])
+        part = frame.loc[kept]
+        X, _ = _design(part, [_indicator(part[by], g) for g in estimable], covariates)
+        _check_rank(X, by, covariates)
+        fit = _fit(
+            y[kept],
+            X,
+            None if codes is None else _cluster_codes(frame.loc[kept, cluster]),
+            cluster,
+            None if w is None else w[kept],
+            weights,
+        )
+        q = _quantiles(fit.df, confidence)
     sd = _pooled_sd(y, labels)
-    q = _quantiles(fit.df, confidence)
     rows = []
-    for j, group in enumerate(groups[1:], start=1):
+    for group in groups[1:]:
+        row = {
+            "group": group,
+            "n": int(np.sum(labels == group)),
+            "reference": reference,
+            "n_reference": int(np.sum(labels == reference)),
+            "outcome": outcome,
+            "n_excluded": n_excluded,
+            "n_services": services.get(group, pd.NA),
+            "n_services_reference": services.get(reference, pd.NA),
+        }
+        reason = _too_few(services, group, reference, min_services)
+        if fit is None or reason:
+            rows.append(
+                row
+                | {
+                    "estimated": False,
+                    "not_estimated": reason,
+                    "method": _not_estimated_sentence(reason, services, group, reference, cluster)
+                    + f" (minimum {max(min_services, 2)} per group)",
+                    "icc": math.nan,
+                    "n_clusters": pd.NA,
+                }
+            )
+            continue
+        j = 1 + estimable.index(group)
         estimate, se, df = fit.params[j], fit.bse[j], fit.df[j]
         low, high = estimate - q[j] * se, estimate + q[j] * se
         rows.append(
-            {
-                "group": group,
-                "n": int(np.sum(labels == group)),
+            row
+            | {
                 "estimate": estimate,
                 "ci_low": low,
                 "ci_high": high,
@@ -269,18 +349,18 @@ def compare_groups(
                 "effect_size": estimate / sd,
                 "effect_size_ci_low": low / sd,
                 "effect_size_ci_high": high / sd,
-                "reference": reference,
-                "n_reference": int(np.sum(labels == reference)),
-                "outcome": outcome,
                 "method": _sentence(fit, df, covariates, confidence),
                 "icc": fit.icc,
-                "n_clusters": pd.NA if codes is None else int(codes.max() + 1),
-                "n_excluded": n_excluded,
+                "n_clusters": pd.NA if codes is None else int(np.unique(codes[kept]).size),
+                "estimated": True,
+                "not_estimated": "",
             }
         )
     table = pd.DataFrame(rows, columns=_GROUP_COLUMNS)
-    table["n_clusters"] = table["n_clusters"].astype("Int64")
-    table.attrs.update(n_excluded=n_excluded, confidence=confidence)
+    for column in ("n_clusters", "n_services", "n_services_reference"):
+        table[column] = table[column].astype("Int64")
+    table["estimated"] = table["estimated"].astype(bool)
+    table.attrs.update(n_excluded=n_excluded, confidence=confidence, min_services=min_services)
     return table
 
 
@@ -347,12 +427,13 @@ def compare_domains(
     cluster: str | None = None,
     weights: str | None = None,
     correction: str = "holm",
+    min_services: int = MIN_SERVICES,
 ) -> pd.DataFrame:
     """:func:`compare_groups` over several outcomes, with adjusted p-values.
 
     Parameters
     ----------
-    data, by, reference, covariates, cluster, weights
+    data, by, reference, covariates, cluster, weights, min_services
         As in :func:`compare_groups`.
     outcomes : sequence of str
         The outcome columns (domains), each analysed on its own complete cases.
@@ -396,7 +477,10 @@ def compare_domains(
     if len(set(outcomes)) != len(outcomes):
         raise InputError(f"outcomes lists a column twice: {outcomes}")
     tables = [
-        compare_groups(data, o, by, reference, covariates, cluster, weights) for o in outcomes
+        compare_groups(
+            data, o, by, reference, covariates, cluster, weights, min_services=min_services
+        )
+        for o in outcomes
     ]
     table = pd.concat(tables, ignore_index=True)
     table.insert(
@@ -422,6 +506,7 @@ def compare_waves(
     covariates: Sequence[str] = (),
     cluster: str | None = None,
     confidence: float = 0.95,
+    min_services: int = MIN_SERVICES,
 ) -> pd.DataFrame:
     """Change in the outcome between two waves, within each group.
 
@@ -463,9 +548,11 @@ def compare_waves(
     Notes
     -----
     Per group, OLS of ``outcome ~ 1 + [wave == second] + covariates`` on the
-    children of the two waves: CR1 cluster-robust standard errors by
-    ``cluster`` with t quantiles on ``G − 1`` df (Cameron & Miller 2015), or
-    HC3 with ``n − k`` df without ``cluster``. Rows of other waves are ignored
+    children of the two waves: CR2 cluster-robust standard errors by
+    ``cluster`` with t quantiles on the Bell-McCaffrey df (see
+    :func:`cr2_vcov`), or HC3 with ``n − k`` df without ``cluster``. With
+    ``cluster``, a group with fewer than ``min_services`` services (at least
+    2) is not estimated and ``method`` says so. Rows of other waves are ignored
     (``attrs["n_other_waves"]``); rows with a missing outcome, group, wave,
     covariate or cluster are left out (``attrs["n_excluded"]``).
 
@@ -506,6 +593,7 @@ def compare_waves(
                 covariates,
                 cluster,
                 confidence,
+                min_services,
             )
             | {"outcome": outcome, "first": first, "second": second, "n_excluded": dropped}
         )
@@ -589,6 +677,34 @@ def _check_rank(X: np.ndarray, by: str, covariates: Sequence[str]) -> None:
             f"the covariates ({', '.join(covariates) or 'none'}) are collinear with the "
             f"groups of {by!r} or with each other; drop the redundant covariate"
         )
+
+
+def _services_per_group(labels: np.ndarray, codes: np.ndarray | None, groups: list) -> dict:
+    """Distinct clusters per group ({} without clusters)."""
+    if codes is None:
+        return {}
+    return {g: int(np.unique(codes[labels == g]).size) for g in groups}
+
+
+def _too_few(services: dict, group: object, reference: object, min_services: int) -> str:
+    """Code of :data:`NOT_ESTIMATED` when ``group`` vs ``reference`` lacks services, else ''."""
+    if not services:
+        return ""
+    min_services = max(min_services, 2)  # one service per group can never be separated
+    if services[reference] < min_services:
+        return "too_few_services_reference"
+    if services[group] < min_services:
+        return "too_few_services"
+    return ""
+
+
+def _not_estimated_sentence(
+    reason: str, services: dict, group: object, reference: object, cluster: str | None
+) -> str:
+    return (
+        f"not estimated: {group!r} has {services.get(group)} and {reference!r} has "
+        f"{services.get(reference)} distinct {cluster}"
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -698,122 +814,276 @@ def _fit(
     w: np.ndarray | None,
     weights: str | None,
 ) -> _Fit:
-    """The model of :func:`compare_groups`, Notes: mixed model, its fallback, OLS or WLS."""
+    """The model of :func:`compare_groups`, Notes: mixed model + CR2, OLS/WLS + CR2, or HC3."""
     if codes is not None and codes.max() + 1 < 2:
         raise InputError(f"cluster column {cluster!r} has only one cluster among the rows analysed")
     if w is not None:
-        fit = _fit_least_squares(y, X, codes, w)
         how = f"WLS with survey weights {weights!r}"
         if codes is None:
-            return _replace_model(fit, f"{how}, HC3 standard errors")
+            return _replace_model(_fit_least_squares(y, X, None, w), f"{how}, HC3 standard errors")
+        fit = _fit_cr2(y, X, codes, 0.0, w)
         return _replace_model(
             fit,
-            f"{how} and cluster-robust (CR1) standard errors by {cluster} "
-            "(mixed model not used with weights)",
+            f"{how} and {_CR2_TEXT} by {cluster} (mixed model not used with weights)",
         )
     if codes is None:
         return _replace_model(_fit_least_squares(y, X, None, None), "OLS, HC3 standard errors")
     n_clusters = int(codes.max() + 1)
     if n_clusters < MIN_CLUSTERS_MIXED:
-        mixed: _Fit | str = f"was not tried: {n_clusters} clusters, fewer than {MIN_CLUSTERS_MIXED}"
-        icc = math.nan
-    else:
-        mixed, icc = _fit_mixed(y, X, codes, cluster)
-    if isinstance(mixed, _Fit):
-        return mixed
-    fit = _fit_least_squares(y, X, codes, None)
+        fit = _fit_cr2(y, X, codes, 0.0, None)
+        return _replace_model(
+            fit,
+            f"OLS with {_CR2_TEXT} by {cluster} (the mixed model was not tried: "
+            f"{n_clusters} clusters, fewer than {MIN_CLUSTERS_MIXED})",
+        )
+    ratio = reml_variance_ratio(y, X, codes)
+    fit = _fit_cr2(y, X, codes, ratio, None)
+    icc = ratio / (1.0 + ratio)
+    boundary = (
+        " at the boundary (random-intercept variance estimated at 0, so the estimates equal OLS)"
+        if icc < SINGULAR_ICC
+        else ""
+    )
     return _Fit(
         fit.params,
         fit.bse,
         fit.df,
-        f"OLS with cluster-robust (CR1) standard errors by {cluster} "
-        f"(fallback: the mixed model {mixed})",
+        f"linear mixed model with a random intercept per {cluster} (REML{boundary}) "
+        f"and {_CR2_TEXT}",
         fit.df_label,
         icc,
     )
+
+
+_CR2_TEXT = "cluster-robust CR2 (Bell-McCaffrey) standard errors"
 
 
 def _replace_model(fit: _Fit, model: str) -> _Fit:
     return _Fit(fit.params, fit.bse, fit.df, model, fit.df_label, fit.icc)
 
 
-def _fit_least_squares(
-    y: np.ndarray, X: np.ndarray, codes: np.ndarray | None, w: np.ndarray | None
-) -> _Fit:
-    """OLS/WLS with HC3 (no clusters) or CR1 cluster-robust standard errors."""
+def _fit_least_squares(y: np.ndarray, X: np.ndarray, codes: None, w: np.ndarray | None) -> _Fit:
+    """OLS/WLS with HC3 standard errors and t on n − k df (no clusters)."""
     model = sm.OLS(y, X) if w is None else sm.WLS(y, X, weights=w)
-    if codes is None:
-        result = model.fit(cov_type="HC3")
-        df, label = float(result.df_resid), "n − k"
-    else:
-        result = model.fit(cov_type="cluster", cov_kwds={"groups": codes})
-        df, label = float(codes.max()), "clusters − 1"
+    result = model.fit(cov_type="HC3")
     params = np.asarray(result.params, dtype="float64")
-    return _Fit(
-        params, np.asarray(result.bse, dtype="float64"), np.full(len(params), df), "", label
-    )
+    df = np.full(len(params), float(result.df_resid))
+    return _Fit(params, np.asarray(result.bse, dtype="float64"), df, "", "n − k")
 
 
-def _fit_mixed(
-    y: np.ndarray, X: np.ndarray, codes: np.ndarray, cluster: str | None
-) -> tuple[_Fit | str, float]:
-    """Random-intercept model by REML, or the reason it cannot be used (and its ICC)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result = sm.MixedLM(y, X, groups=codes).fit(reml=True, method=list(_OPTIMISERS))
-        except Exception as exc:  # any failure means: use the fallback, and say why
-            return f"failed ({type(exc).__name__}: {exc})", math.nan
-    if not result.converged:
-        return "did not converge", math.nan
-    variance = float(np.asarray(result.cov_re)[0, 0])
-    icc = variance / (variance + float(result.scale))
-    problem = _mixed_problem(caught, icc, np.asarray(result.bse_fe, dtype="float64"))
-    if problem:
-        return problem, icc
-    params = np.asarray(result.fe_params, dtype="float64")
-    return (
-        _Fit(
-            params,
-            np.asarray(result.bse_fe, dtype="float64"),
-            _between_within_df(X, codes),
-            f"linear mixed model with a random intercept per {cluster} (REML)",
-            "between-within",
-            icc,
-        ),
-        icc,
-    )
+def _fit_cr2(
+    y: np.ndarray, X: np.ndarray, codes: np.ndarray, ratio: float, w: np.ndarray | None
+) -> _Fit:
+    """GLS (working model of :func:`cr2_vcov`) with CR2 standard errors and BM df."""
+    params, vcov, df = cr2_vcov(y, X, codes, ratio=ratio, weights=w)
+    bse = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    return _Fit(params, bse, df, "", "Bell-McCaffrey / Satterthwaite")
 
 
-def _mixed_problem(caught: list[warnings.WarningMessage], icc: float, bse: np.ndarray) -> str:
-    """Why a converged mixed model should not be used ('' if it can be)."""
-    if not math.isfinite(icc) or icc < SINGULAR_ICC:
-        return "was singular (random-intercept variance estimated at 0)"
-    for record in caught:
-        if issubclass(record.category, SingularMatrixWarning):
-            return "was singular (singular random-effects covariance)"
-        if issubclass(record.category, ConvergenceWarning) and "Hessian" in str(record.message):
-            return "had a Hessian that is not positive definite"
-    if not np.all(np.isfinite(bse)):
-        return "gave non-finite standard errors"
-    return ""
+def reml_variance_ratio(y: np.ndarray, X: np.ndarray, codes: np.ndarray) -> float:
+    """REML estimate of ``λ = τ² / σ²`` in a random-intercept model, boundary included.
 
+    Parameters
+    ----------
+    y : ndarray
+        Outcome, length N.
+    X : ndarray
+        Fixed-effects design, N × p, full column rank.
+    codes : ndarray
+        Integer cluster code per row (0 .. G − 1).
 
-def _between_within_df(X: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Between-within df per column: G − p_b for cluster-level columns, N − G − p_w otherwise."""
-    n, n_clusters = len(X), int(codes.max() + 1)
-    counts = np.bincount(codes, minlength=n_clusters)
-    means = np.vstack(
-        [
-            np.bincount(codes, weights=X[:, j], minlength=n_clusters) / counts
-            for j in range(X.shape[1])
-        ]
+    Returns
+    -------
+    float
+        ``λ ≥ 0``: random-intercept variance over residual variance; the ICC is
+        ``λ / (1 + λ)``. ``0`` when the REML maximum lies on the boundary.
+
+    Notes
+    -----
+    The model is ``y = Xβ + u_cluster + e`` with ``u ~ N(0, τ²)``,
+    ``e ~ N(0, σ²)``, so ``Var(y_j) = σ² (I + λJ)`` in cluster ``j``. The
+    restricted log-likelihood with ``σ²`` profiled out is, up to a constant,
+    ``−½ [(N − p) log(RSS_λ / (N − p)) + Σ_j log(1 + n_j λ) + log|X'V⁻¹X|]``
+    (Harville 1977; ``RSS_λ`` the generalised residual sum of squares). It is
+    maximised over the ICC ``ρ = λ / (1 + λ)`` in ``[0, 1)`` on a grid
+    refined by Brent's bounded search, with ``ρ = 0`` itself evaluated, so a
+    maximum on the boundary is found and **kept** (the fit is then exactly
+    OLS), rather than being reported as a failed fit. Cluster sums make each
+    evaluation ``O(G p²)``. Validated against ``statsmodels`` ``MixedLM``
+    (REML) in ``tests/test_compare.py``.
+
+    References
+    ----------
+    * Harville, D. A. (1977). Maximum likelihood approaches to variance
+      component estimation and to related problems. *JASA*, 72(358), 320-338.
+    """
+    n, p = X.shape
+    n_clusters = int(codes.max() + 1)
+    sizes = np.bincount(codes, minlength=n_clusters).astype("float64")
+    sums_x = np.vstack(
+        [np.bincount(codes, weights=X[:, k], minlength=n_clusters) for k in range(p)]
     ).T
-    between = np.all(np.isclose(X, means[codes]), axis=0)
-    p_between = np.linalg.matrix_rank(X[:, between]) if between.any() else 0
-    p_within = X.shape[1] - p_between
-    df = np.where(between, n_clusters - p_between, n - n_clusters - p_within).astype("float64")
-    return np.where(df > 0, df, np.nan)
+    sums_y = np.bincount(codes, weights=y, minlength=n_clusters)
+    xtx, xty, yty = X.T @ X, X.T @ y, float(y @ y)
+    dof = n - p
+
+    def objective(rho: float) -> float:
+        lam = rho / (1.0 - rho)
+        shrink = lam / (1.0 + sizes * lam)
+        xvx = xtx - (sums_x * shrink[:, None]).T @ sums_x
+        xvy = xty - sums_x.T @ (shrink * sums_y)
+        sign, logdet = np.linalg.slogdet(xvx)
+        if sign <= 0:
+            return math.inf
+        rss = yty - float(np.sum(shrink * sums_y**2)) - float(xvy @ np.linalg.solve(xvx, xvy))
+        if rss <= 0:
+            return math.inf
+        return 0.5 * (dof * math.log(rss / dof) + float(np.sum(np.log1p(sizes * lam))) + logdet)
+
+    grid = np.linspace(0.0, 0.98, 50)
+    values = np.array([objective(r) for r in grid])
+    best = int(np.argmin(values))
+    low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    if best == len(grid) - 1:
+        high = 1.0 - 1e-9
+    refined = optimize.minimize_scalar(
+        objective, bounds=(low, high), method="bounded", options={"xatol": 1e-10}
+    )
+    rho = float(refined.x) if refined.fun < values[best] else float(grid[best])
+    if values[0] <= min(refined.fun, values[best]):
+        rho = 0.0
+    return rho / (1.0 - rho)
+
+
+def cr2_vcov(
+    y: np.ndarray,
+    X: np.ndarray,
+    codes: np.ndarray,
+    ratio: float = 0.0,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GLS/WLS coefficients with the CR2 cluster-robust covariance and BM df.
+
+    Parameters
+    ----------
+    y : ndarray
+        Outcome, length N.
+    X : ndarray
+        Design, N × p, full column rank.
+    codes : ndarray
+        Integer cluster code per row (0 .. G − 1).
+    ratio : float
+        ``λ = τ² / σ²`` of the working model ``Φ_j = I + λJ`` (a random
+        intercept, e.g. from :func:`reml_variance_ratio`); 0 for independence.
+    weights : ndarray, optional
+        Survey weights: WLS with ``W = diag(w)`` and working model ``Φ = I``
+        (``ratio`` must then be 0). Without weights ``W = Φ⁻¹`` (GLS).
+
+    Returns
+    -------
+    params : ndarray
+        ``β = (X'WX)⁻¹ X'Wy``.
+    vcov : ndarray
+        CR2 covariance, p × p.
+    df : ndarray
+        Satterthwaite degrees of freedom of each coefficient (Bell & McCaffrey
+        2002; Pustejovsky & Tipton 2018, "model-based" under ``Φ``).
+
+    Notes
+    -----
+    With ``M = (X'WX)⁻¹``, residuals ``e = y − Xβ`` and ``(I − H)_j`` the rows of
+    cluster ``j`` of ``I − X M X'W``::
+
+        V_CR2 = M [Σ_j X_j' W_j A_j e_j e_j' A_j W_j X_j] M,
+        A_j   = D_j' B_j^(−1/2) D_j,  Φ_j = D_j' D_j (upper Cholesky factor),
+        B_j   = D_j (I − H)_j Φ (I − H)_j' D_j'
+
+    (a Moore-Penrose inverse square root where ``B_j`` is singular). ``A_j``
+    makes ``V_CR2`` exactly unbiased when the working model is true (Bell &
+    McCaffrey 2002; Pustejovsky & Tipton 2018); with ``Φ = I`` and one row per
+    cluster it is HC2. For a coefficient ``c`` the statistic ``c'V_CR2 c`` is a
+    quadratic form ``Σ_j (g_j'y)²``; its Satterthwaite df under ``Φ`` is
+    ``(tr Ω)² / ‖Ω‖²_F`` with ``Ω_jk = g_j' Φ g_k``, computed through
+    ``Ω = diag(u_j'Φ_j u_j) − A'MB − B'MA + A'MQMA`` (``u_j = A_j W_j X_j M c``,
+    columns ``a_j = X_j'u_j``, ``b_j = X_j'W_jΦ_j u_j``, ``Q = X'WΦWX``) without
+    forming N × N matrices. In a balanced two-group comparison with the
+    groups assigned per cluster this is Welch's test on the cluster means
+    (hand-checked in the tests).
+
+    References
+    ----------
+    * Bell, R. M., & McCaffrey, D. F. (2002). Bias reduction in standard errors
+      for linear regression with multi-stage samples. *Survey Methodology*,
+      28(2), 169-181.
+    * Pustejovsky, J. E., & Tipton, E. (2018). Small-sample methods for
+      cluster-robust variance estimation and hypothesis testing in fixed
+      effects models. *J. Business & Economic Statistics*, 36(4), 672-683.
+    * Imbens, G. W., & Kolesár, M. (2016). Robust standard errors in small
+      samples: some practical advice. *Rev. Economics and Statistics*, 98(4),
+      701-712.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.column_stack([np.ones(4), [0.0, 0.0, 1.0, 1.0]])
+    >>> params, vcov, df = cr2_vcov(np.array([1.0, 3.0, 4.0, 8.0]), X, np.arange(4))
+    >>> params.round(9).tolist(), np.diag(vcov).round(9).tolist(), df.round(9).tolist()
+    ([2.0, 4.0], [1.0, 5.0], [1.0, 2.0])
+    """
+    if weights is not None and ratio != 0:
+        raise InputError("cr2_vcov: survey weights are used with the independence working model")
+    n_clusters = int(codes.max() + 1)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_clusters + 1))
+    blocks = [order[bounds[j] : bounds[j + 1]] for j in range(n_clusters)]
+
+    def working(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Φ_j and W_j of one cluster."""
+        size = len(rows)
+        if weights is not None:
+            return np.eye(size), np.diag(weights[rows])
+        phi = np.eye(size) + ratio
+        return phi, np.eye(size) - ratio / (1.0 + size * ratio)
+
+    parts = [(rows, *working(rows)) for rows in blocks]
+    xwx = sum(X[r].T @ wj @ X[r] for r, _, wj in parts)
+    q = sum(X[r].T @ wj @ phi @ wj @ X[r] for r, phi, wj in parts)
+    m = np.linalg.inv(xwx)
+    params = m @ sum(X[r].T @ wj @ y[r] for r, _, wj in parts)
+    resid = y - X @ params
+
+    p = X.shape[1]
+    meat = np.zeros((p, p))
+    a_cols = np.empty((n_clusters, p, p))
+    b_cols = np.empty((n_clusters, p, p))
+    d_terms = np.empty((n_clusters, p))
+    for j, (rows, phi, wj) in enumerate(parts):
+        xj = X[rows]
+        d = np.linalg.cholesky(phi).T  # upper: Φ_j = D'D
+        xm = xj @ m
+        middle = (
+            phi - xm @ (xj.T @ wj @ phi) - (phi @ wj @ xj) @ xm.T + xm @ q @ xm.T
+        )  # (I − H)_j Φ (I − H)_j'
+        b = d @ middle @ d.T
+        values, vectors = np.linalg.eigh((b + b.T) / 2)
+        keep = values > 1e-10 * max(values.max(), 1e-300)
+        inv_sqrt = (vectors[:, keep] / np.sqrt(values[keep])) @ vectors[:, keep].T
+        a = d.T @ inv_sqrt @ d
+        u = a @ wj @ xj @ m  # n_j × p: column k is u_j for coefficient k
+        s = u.T @ resid[rows]
+        meat += np.outer(s, s)
+        a_cols[j] = xj.T @ u
+        b_cols[j] = xj.T @ wj @ phi @ u
+        d_terms[j] = np.einsum("ik,ij,jk->k", u, phi, u)
+    df = np.empty(p)
+    mqm = m @ q @ m
+    for k in range(p):
+        a_k, b_k = a_cols[:, :, k].T, b_cols[:, :, k].T  # p × G
+        cross = a_k.T @ m @ b_k
+        omega = np.diag(d_terms[:, k]) - cross - cross.T + a_k.T @ mqm @ a_k
+        total = float(np.sum(omega**2))
+        df[k] = float(np.trace(omega)) ** 2 / total if total > 0 else math.nan
+    return params, meat, df
 
 
 # --------------------------------------------------------------------------- #
@@ -833,7 +1103,7 @@ def _sentence(fit: _Fit, df: float, covariates: Sequence[str], confidence: float
     adjusted = f"adjusted for {', '.join(covariates)}" if covariates else "unadjusted"
     return (
         f"{fit.model}, {adjusted}; Wald {confidence * 100:g}% CI, "
-        f"t quantiles on {df:g} df ({fit.df_label})"
+        f"t quantiles on {round(float(df), 1):g} df ({fit.df_label})"
     )
 
 
@@ -872,6 +1142,7 @@ def _wave_row(
     covariates: Sequence[str],
     cluster: str | None,
     confidence: float,
+    min_services: int,
 ) -> dict:
     """One row of :func:`compare_waves`: the change within one group."""
     first, second = pair
@@ -889,17 +1160,24 @@ def _wave_row(
     empty["df"] = math.nan
     if not (later.any() and (~later).any()):
         return row | empty | {"method": "not estimable: the group was observed in one wave only"}
-    if codes is not None and codes.max() + 1 < 2:
-        return row | empty | {"method": f"not estimable: one {cluster} only in this group"}
+    if codes is not None and codes.max() + 1 < max(min_services, 2):
+        return (
+            row
+            | empty
+            | {
+                "method": f"not estimated: {codes.max() + 1} {cluster} in this group "
+                f"(minimum {max(min_services, 2)})"
+            }
+        )
     X, _ = _design(frame, [later.astype("float64")], covariates)
     if np.linalg.matrix_rank(X) < X.shape[1]:
         return row | empty | {"method": "not estimable: covariates collinear with the wave"}
-    fit = _fit_least_squares(y, X, codes, None)
-    model = (
-        "OLS, HC3 standard errors"
-        if codes is None
-        else f"OLS with cluster-robust (CR1) standard errors by {cluster}"
-    )
+    if codes is None:
+        fit = _fit_least_squares(y, X, None, None)
+        model = "OLS, HC3 standard errors"
+    else:
+        fit = _fit_cr2(y, X, codes, 0.0, None)
+        model = f"OLS with {_CR2_TEXT} by {cluster}"
     fit = _replace_model(fit, f"{model}, wave {second} − wave {first} within {group}")
     estimate, se, df = fit.params[1], fit.bse[1], fit.df[1]
     q = float(_quantiles(np.array([df]), confidence)[0])

@@ -16,6 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 
@@ -120,18 +121,19 @@ def test_coverage_mixed_model_versus_naive() -> None:
     assert mixed_used >= 0.9 * REPS  # the fallback is the exception
 
 
-def test_coverage_cluster_robust_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Known truth: the fallback path alone (OLS with CR1 SE, t on G − 1 df), forced by
-    raising the minimum number of clusters, covers the planted -8 in about 95%."""
+def test_coverage_independence_working_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Known truth: OLS with CR2 SE and Bell-McCaffrey df (the independence working
+    model, forced by raising the minimum number of clusters for the mixed model)
+    covers the planted -8 in about 95%."""
     monkeypatch.setattr(compare, "MIN_CLUSTERS_MIXED", 10**6)
     hits = 0
     for seed in range(REPS):
         table = compare_groups(
             make_clustered(seed), "participation", "placement_type", "foster", ["age"], "service_id"
         )
-        assert "fallback" in table.loc[0, "method"]
+        assert "mixed model was not tried" in table.loc[0, "method"]
         hits += covers(table, EFFECT)
-    print(f"coverage CR1 {hits / REPS:.3f}")
+    print(f"coverage OLS + CR2 {hits / REPS:.3f}")
     assert 0.90 <= hits / REPS <= 0.99
 
 
@@ -199,31 +201,118 @@ def test_ols_matches_statsmodels_formula_fit() -> None:
     assert "adjusted for age, sex" in table.loc[0, "method"]
 
 
-def test_cluster_robust_fallback_matches_statsmodels() -> None:
-    """Independent implementation: with 8 services (< 10) the model falls back to OLS
-    with CR1 SE, equal to statsmodels' cluster-robust OLS with t on G − 1 df."""
-    data = make_clustered(3, n_services=8)
-    table = compare_groups(data, "participation", "placement_type", "foster", ["age"], "service_id")
-    fit = smf.ols("participation ~ C(placement_type) + age", data=data).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(data["service_id"])[0]}, use_t=True
+def test_cr2_on_singleton_clusters_is_hc2() -> None:
+    """Independent implementation: with one row per cluster and the independence
+    working model, CR2 is HC2 (statsmodels ``cov_type="HC2"``), with covariates and
+    unequal group sizes; the estimate is OLS."""
+    data = make_clustered(3, n_services=12)
+    data["placement_type"] = data["placement_type"].astype(str)
+    X, _ = compare._design(
+        data, [compare._indicator(data["placement_type"], "cnst")], ["age", "sex"]
     )
-    term = "C(placement_type)[T.cnst]"
-    row = table.iloc[0]
-    assert row["estimate"] == pytest.approx(fit.params[term], rel=1e-10)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(
-        tuple(fit.conf_int().loc[term]), rel=1e-10
+    y = data["participation"].to_numpy()
+    params, vcov, _ = compare.cr2_vcov(y, X, np.arange(len(y)))
+    fit = sm.OLS(y, X).fit(cov_type="HC2")
+    np.testing.assert_allclose(params, fit.params, rtol=1e-10)
+    np.testing.assert_allclose(vcov, fit.cov_params(), rtol=1e-8)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.3])
+def test_cr2_balanced_is_welch_on_service_means(ratio: float) -> None:
+    """Hand calculation: 5 foster and 8 cnst services of 6 children each, no
+    covariates. CR2 (independence or random-intercept working model) of the group
+    difference equals s1²/m1 + s2²/m2 on the service means (Welch's variance), and
+    its Bell-McCaffrey df is the Satterthwaite df of that sum under the working
+    model, where Σ(ȳ_j − ȳ)² of group k is a scaled χ² on m_k − 1 df:
+    df = (a1(m1−1) + a2(m2−1))² / (a1²(m1−1) + a2²(m2−1)), a_k = 1/(m_k(m_k−1))."""
+    rng = np.random.default_rng(31)
+    m1, m2, size = 5, 8, 6
+    groups = np.repeat(np.r_[np.zeros(m1), np.ones(m2)], size)
+    codes = np.repeat(np.arange(m1 + m2), size)
+    y = 50 + 4 * groups + rng.normal(0, 5, m1 + m2)[codes] + rng.normal(0, 10, len(codes))
+    X = np.column_stack([np.ones(len(y)), groups])
+    params, vcov, df = compare.cr2_vcov(y, X, codes, ratio=ratio)
+    means = pd.Series(y).groupby(codes).mean().to_numpy()
+    first, second = means[:m1], means[m1:]
+    assert params[1] == pytest.approx(second.mean() - first.mean(), rel=1e-10)
+    welch = first.var(ddof=1) / m1 + second.var(ddof=1) / m2
+    assert vcov[1, 1] == pytest.approx(welch, rel=1e-9)
+    a1, a2 = 1 / (m1 * (m1 - 1)), 1 / (m2 * (m2 - 1))
+    expected = (a1 * (m1 - 1) + a2 * (m2 - 1)) ** 2 / (a1**2 * (m1 - 1) + a2**2 * (m2 - 1))
+    assert df[1] == pytest.approx(expected, rel=1e-9)
+
+
+def test_reml_matches_statsmodels_mixedlm() -> None:
+    """Independent implementation: the REML variance ratio, the ICC and the GLS
+    coefficients equal statsmodels ``MixedLM(reml=True)`` (to its optimiser's
+    tolerance), with a covariate and unequal service sizes."""
+    for seed in (15, 16):
+        data = make_clustered(seed, n_services=24)
+        X, _ = compare._design(data, [compare._indicator(data["placement_type"], "cnst")], ["age"])
+        y, codes = data["participation"].to_numpy(), pd.factorize(data["service_id"])[0]
+        ratio = compare.reml_variance_ratio(y, X, codes)
+        result = sm.MixedLM(y, X, groups=codes).fit(reml=True, method=["powell"])
+        tau2 = float(np.asarray(result.cov_re)[0, 0])
+        assert ratio == pytest.approx(tau2 / result.scale, rel=1e-3)
+        params, _, _ = compare.cr2_vcov(y, X, codes, ratio=ratio)
+        np.testing.assert_allclose(params, result.fe_params, rtol=1e-5)
+        row = compare_groups(
+            data, "participation", "placement_type", "foster", ["age"], "service_id"
+        ).iloc[0]
+        assert row["icc"] == pytest.approx(tau2 / (tau2 + result.scale), rel=1e-3)
+        assert row["estimate"] == pytest.approx(result.fe_params[1], rel=1e-5)
+
+
+def test_contrast_with_too_few_services_is_not_estimated() -> None:
+    """Known truth (the Ruse case of issue 10): one family service, one foster service
+    and four cnst services: no contrast has 5 services per group, so none is
+    estimated and each row says why. With 6 foster, 2 family and 6 cnst services,
+    family is declined and cnst equals the fit on the foster and cnst children alone."""
+    types = ["family", "foster"] + ["cnst"] * 4
+    data = pd.DataFrame(
+        {
+            "service_id": np.repeat([f"S{i}" for i in range(6)], 7),
+            "placement_type": np.repeat(types, 7),
+            "participation": np.random.default_rng(17).normal(60, 20, 42),
+        }
     )
-    assert row["p_value"] == pytest.approx(fit.pvalues[term], rel=1e-8)
-    assert row["df"] == 7 and row["n_clusters"] == 8
-    assert "fallback" in row["method"] and "fewer than 10" in row["method"]
-    assert math.isnan(row["icc"])
+    table = compare_groups(data, "participation", "placement_type", "foster", cluster="service_id")
+    assert not table["estimated"].any()
+    assert table["estimate"].isna().all() and table["ci_low"].isna().all()
+    row = table.set_index("group")
+    assert row.loc["family", "not_estimated"] == "too_few_services_reference"
+    assert row.loc["cnst", "n_services"] == 4 and row.loc["cnst", "n_services_reference"] == 1
+    assert row.loc["cnst", "method"].startswith("not estimated: 'cnst' has 4 and 'foster' has 1")
+    assert "minimum 5 per group" in row.loc["cnst", "method"]
+    assert set(table["not_estimated"]) <= set(compare.NOT_ESTIMATED)
+
+    data = make_clustered(18, n_services=12)
+    data["placement_type"] = data["placement_type"].astype(str)
+    extra = make_clustered(19, n_services=2).assign(placement_type="family")
+    extra["service_id"] = "F" + extra["service_id"]
+    both = pd.concat([data, extra], ignore_index=True)
+    table = compare_groups(both, "participation", "placement_type", "foster", ["age"], "service_id")
+    row = table.set_index("group")
+    assert row.loc["family", "not_estimated"] == "too_few_services"
+    assert not row.loc["family", "estimated"] and row.loc["cnst", "estimated"]
+    alone = compare_groups(data, "participation", "placement_type", "foster", ["age"], "service_id")
+    assert row.loc["cnst", "estimate"] == pytest.approx(alone.loc[0, "estimate"], rel=1e-10)
+    assert row.loc["cnst", "ci_low"] == pytest.approx(alone.loc[0, "ci_low"], rel=1e-10)
+    assert row.loc["cnst", "n_clusters"] == 12
+    lowered = compare_groups(
+        both, "participation", "placement_type", "foster", ["age"], "service_id", min_services=2
+    )
+    assert lowered["estimated"].all()
+    without_cluster = compare_groups(both, "participation", "placement_type", "foster")
+    assert without_cluster["estimated"].all() and without_cluster["n_services"].isna().all()
 
 
 def test_mixed_model_matches_t_test_on_service_means() -> None:
     """Independent implementation: in a balanced design (12 children in each of 20
-    services, placement per service, no covariates) the REML random-intercept
-    estimate and SE equal a two-sample t-test on the service means, whose df
-    (G − 2) is the between-within df."""
+    services, 10 per placement type, no covariates) the REML random-intercept
+    estimate and its CR2 SE equal a two-sample t-test on the service means
+    (scipy), and the Bell-McCaffrey df equals that test's G − 2 = 18 (to rounding:
+    the df is a ratio of floating-point sums)."""
     data = make_clustered(4, children=(12, 12))
     table = compare_groups(data, "participation", "placement_type", "foster", cluster="service_id")
     row = table.iloc[0]
@@ -239,7 +328,7 @@ def test_mixed_model_matches_t_test_on_service_means() -> None:
     difference = cnst.mean() - foster.mean()
     se = difference / test.statistic
     half = stats.t.ppf(0.975, 18) * se
-    assert row["df"] == 18
+    assert row["df"] == pytest.approx(18, rel=1e-9)
     assert row["estimate"] == pytest.approx(difference, rel=1e-8)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(
         (difference - half, difference + half), rel=1e-4
@@ -273,22 +362,27 @@ def test_icc_recovered_on_large_sample() -> None:
     assert row["n_clusters"] == 300
 
 
-def test_singular_mixed_model_falls_back() -> None:
+def test_mixed_model_kept_at_the_variance_boundary() -> None:
     """Known truth: service means equal within each placement type (no service variance
-    at all) make the REML variance 0; the model falls back to CR1 and says so."""
+    at all) put the REML variance on the boundary 0. The mixed model is kept (not
+    replaced by another model) and says so; its estimate is then OLS (hand: the
+    difference in means) and the CR2 interval is finite."""
     data = make_clustered(7, icc=0.0)
     noise = data["participation"] - data.groupby("service_id")["participation"].transform("mean")
     data["participation"] = BASE + EFFECT * (data["placement_type"] == "cnst") + noise
     row = compare_groups(
         data, "participation", "placement_type", "foster", cluster="service_id"
     ).iloc[0]
-    assert "fallback" in row["method"] and "singular" in row["method"]
-    assert row["icc"] < compare.SINGULAR_ICC
+    assert row["method"].startswith("linear mixed model") and "boundary" in row["method"]
+    assert row["icc"] == 0.0
+    means = data.groupby("placement_type", observed=True)["participation"].mean()
+    assert row["estimate"] == pytest.approx(means["cnst"] - means["foster"], rel=1e-10)
+    assert math.isfinite(row["ci_low"]) and row["ci_low"] < row["ci_high"]
 
 
 def test_weights_of_one_equal_unweighted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Independent implementation: WLS with all weights 1 equals OLS (HC3 without
-    cluster; CR1 with cluster, compared with the forced CR1 fallback)."""
+    cluster; CR2 with cluster, compared with the forced independence working model)."""
     data = make_clustered(8).assign(w=1.0)
     columns = ["estimate", "ci_low", "ci_high", "p_value", "effect_size"]
     weighted = compare_groups(
@@ -412,8 +506,8 @@ def test_compare_waves_recovers_planted_change() -> None:
             part.loc[part["wave"] == "2024", "participation"].mean()
         )
         assert row["ci_low"] <= WAVE_CHANGE[row["group"]] <= row["ci_high"]
-        assert row["df"] == 39 and row["n_clusters"] == 40
-        assert "cluster-robust (CR1) standard errors by service_id" in row["method"]
+        assert 20 < row["df"] <= 39 and row["n_clusters"] == 40
+        assert "cluster-robust CR2 (Bell-McCaffrey) standard errors by service_id" in row["method"]
         assert "wave 2025 − wave 2024" in row["method"]
     cnst = table.set_index("group").loc["cnst"]
     assert cnst["p_value"] < 0.05
@@ -487,3 +581,111 @@ def test_other_input_errors(small: pd.DataFrame) -> None:
     )
     with pytest.raises(InputError, match="nothing to compare"):
         compare_groups(no_cnst_scores, "participation", "placement_type", "foster")
+
+
+def test_compare_waves_declines_groups_with_few_services() -> None:
+    """Known truth: a group surveyed in 4 services (fewer than 5) gets no change
+    estimate, and the method says why; 2 is enough with min_services=2."""
+    data = make_clustered(20, n_services=8, waves=("2024", "2025"), wave_change=WAVE_CHANGE)
+    table = compare_waves(data, "participation", "placement_type", cluster="service_id")
+    assert table["estimate"].isna().all()
+    assert table["method"].str.startswith("not estimated: 4 service_id in this group").all()
+    lowered = compare_waves(
+        data, "participation", "placement_type", cluster="service_id", min_services=2
+    )
+    assert lowered["estimate"].notna().all()
+
+
+# --------------------------------------------------------------------------- #
+# Few services: false findings and coverage (simulation, issue 10)
+# --------------------------------------------------------------------------- #
+def _few_services_sample(
+    seed: int, m1: int, m2: int, effect: float = 0.0, sizes: tuple[int, int] = (3, 12)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Planted truth for the simulation below: ``m1`` foster then ``m2`` cnst services of
+    3-12 children, ICC 0.10, total SD 20, difference ``effect``; (y, X, codes)."""
+    rng = np.random.default_rng(seed)
+    cnst = np.r_[np.zeros(m1), np.ones(m2)]
+    codes = np.repeat(np.arange(m1 + m2), rng.integers(sizes[0], sizes[1] + 1, m1 + m2))
+    y = (
+        BASE
+        + effect * cnst[codes]
+        + rng.normal(0.0, TOTAL_SD * math.sqrt(0.10), m1 + m2)[codes]
+        + rng.normal(0.0, TOTAL_SD * math.sqrt(0.90), len(codes))
+    )
+    return y, np.column_stack([np.ones(len(y)), cnst[codes]]), codes
+
+
+def _interval(y: np.ndarray, X: np.ndarray, codes: np.ndarray) -> tuple[float, float]:
+    """95% interval of the group coefficient from the model path of compare_groups."""
+    fit = compare._fit(y, X, codes, "service_id", None, None)
+    half = stats.t.ppf(0.975, fit.df[1]) * fit.bse[1]
+    return fit.params[1] - half, fit.params[1] + half
+
+
+@pytest.mark.slow
+def test_few_services_false_findings_and_coverage() -> None:
+    """Known truth (planted; ICC 0.10, 3-12 children per service, no difference unless
+    stated). benchmarks/bench_few_clusters.py runs the same with more samples and
+    against the old method (OLS + CR1 on G − 1 df: 0 outside 72% of the intervals
+    in the oblast case):
+
+    * the Ruse case, one family, one foster and four cnst services of 7 children:
+      every contrast is declined, through compare_groups;
+    * 5 foster + 5 cnst services (10; REML + CR2 with Bell-McCaffrey df) and
+      3 + 3 (6, allowed with min_services=3; OLS + CR2): at most about 5% of the
+      95% intervals exclude 0 (400 samples each: bound 8%, 2.7 Monte-Carlo SE);
+    * 30 + 30 services with a planted −8: coverage about 95% (150 samples:
+      0.90 to 0.99).
+
+    The model path is ``compare._fit`` (what compare_groups fits), called on arrays
+    to keep the test to seconds; the first samples also go through compare_groups
+    to show they are the same intervals.
+    """
+    oblast = pd.DataFrame(
+        {
+            "service_id": np.repeat(np.arange(6), 7),
+            "placement_type": np.repeat(["family", "foster"] + ["cnst"] * 4, 7),
+        }
+    )
+    for seed in range(10):
+        sample = oblast.assign(participation=np.random.default_rng(seed).normal(60, 20, 42))
+        table = compare_groups(
+            sample, "participation", "placement_type", "foster", cluster="service_id"
+        )
+        assert not table["estimated"].any()
+
+    reps = 400
+    for m, minimum in ((5, 5), (3, 3)):
+        false = 0
+        for seed in range(reps):
+            y, X, codes = _few_services_sample(1000 + seed, m, m)
+            low, high = _interval(y, X, codes)
+            false += low > 0 or high < 0
+            if seed < 5:
+                frame = pd.DataFrame(
+                    {
+                        "participation": y,
+                        "placement_type": np.where(X[:, 1] == 1, "cnst", "foster"),
+                        "service_id": codes,
+                    }
+                )
+                row = compare_groups(
+                    frame,
+                    "participation",
+                    "placement_type",
+                    "foster",
+                    cluster="service_id",
+                    min_services=minimum,
+                ).iloc[0]
+                assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), rel=1e-12)
+        print(f"{m} + {m} services, no difference: {false / reps:.3f} of intervals exclude 0")
+        assert false / reps <= 0.08
+
+    reps = 150
+    hits = 0
+    for seed in range(reps):
+        low, high = _interval(*_few_services_sample(3000 + seed, 30, 30, EFFECT))
+        hits += low <= EFFECT <= high
+    print(f"30 + 30 services, planted {EFFECT}: coverage {hits / reps:.3f}")
+    assert 0.90 <= hits / reps <= 0.99
