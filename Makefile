@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 KERNEL := research-lib
 CODEBOOK := surveys/qol-child-v1.yaml
 
-.PHONY: help setup demo demo-data studies test lint lab bench notebooks clean
+.PHONY: help setup demo demo-data studies browser test lint lab bench notebooks clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -29,7 +29,7 @@ demo: demo-data  ## set up, generate demo data and run all studies, the briefs a
 	@echo "--- validating a file with deliberately broken rows (exit 1 = rows rejected, as planted)"
 	-$(BIN)/python -m research_lib validate data/demo/survey_broken.csv --codebook $(CODEBOOK)
 	@echo "--- validating and scoring the demo survey"
-	$(BIN)/python -m research_lib score data/demo/survey.csv --codebook $(CODEBOOK) --out reports/demo_scores.csv
+	$(BIN)/python -m research_lib score data/demo/survey.csv --codebook $(CODEBOOK) --out data/demo/demo_scores.csv
 	@echo "--- national reports: quality of life, placements, the policy brief and the children's page"
 	$(BIN)/python -m research_lib run qol
 	$(BIN)/python -m research_lib run placements
@@ -44,7 +44,16 @@ studies: demo-data  ## the national study runs the brief notebook reads (make te
 	$(BIN)/python -m research_lib run qol
 	$(BIN)/python -m research_lib run placements
 
-test: studies  ## lint, then the tests: library, doctests and the notebooks (nbval)
+browser:  ## headless Chromium for the report rendering tests (apt-get, where this user may)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "--- installing chromium for the rendering tests"; \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } || \
+	    echo "chromium could not be installed: the browser rendering tests will be skipped"; \
+	  else echo "no chromium (apt-get install chromium): the browser rendering tests will be skipped"; fi; }
+
+test: studies browser  ## lint, then the tests: library, doctests and the notebooks (nbval)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q tests research_lib notebooks \

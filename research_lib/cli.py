@@ -42,7 +42,7 @@ import pandas as pd
 from research_lib.codebook import load_codebook
 from research_lib.csv_out import write_csv
 from research_lib.errors import InputError
-from research_lib.paths import DEMO_DIR, SURVEYS_DIR, display_path
+from research_lib.paths import DEMO_DIR, REPORTS_DIR, SURVEYS_DIR, display_path, project_path
 from research_lib.scoring import scored_table
 from research_lib.validation import LoadResult, load_responses
 
@@ -123,7 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_row_level_in_reports(path: Path | None) -> None:
+    """Children's rows (scores, rejected lines) never go under the reports root."""
+    if path is None:
+        return
+    target, root = project_path(path).resolve(), REPORTS_DIR.resolve()
+    if target == root or root in target.parents:
+        raise InputError(
+            f"{path}: rows of children's data cannot be written under {display_path(root)}, "
+            "which holds published outputs only; write them under data/raw/ (git-ignored)."
+        )
+
+
 def _validate(args: argparse.Namespace) -> int:
+    _refuse_row_level_in_reports(args.rejected_out)
     result = _load(args.responses, args.codebook)
     print(result.summary(first=args.show))
     if len(result.rejected):
@@ -141,6 +154,7 @@ def _load(responses: Path, codebook_path: Path) -> LoadResult:
 
 
 def _score(args: argparse.Namespace) -> int:
+    _refuse_row_level_in_reports(args.out)
     codebook = load_codebook(args.codebook)
     result = load_responses(args.responses, codebook)
     print(result.summary(first=5))
