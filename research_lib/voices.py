@@ -49,15 +49,18 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import functools
 import re
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from research_lib.errors import InputError
+from research_lib.paths import REFERENCE_DIR
 
 __all__ = [
     "PLACEHOLDERS",
@@ -139,15 +142,12 @@ COMMON_FIRST_NAMES_LATIN: frozenset[str] = frozenset(
     """)
 )
 
-_UP, _LOW = "А-ЯЍ", "а-яѝ"
+_UP, _LOW = "А-ЯЍЁ", "а-яѝё"
 _CAP = rf"[{_UP}][{_LOW}]+(?:-[{_UP}][{_LOW}]+)?"
 _LCAP = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 _ANY_CAP = rf"(?:{_CAP}|{_LCAP})"
+_UPPER_WORD = rf"[{_UP}]{{2,}}(?![\w])"
 _WORD = rf"[{_UP}{_LOW}A-Za-z]+(?:-[{_UP}{_LOW}A-Za-z]+)?"
-_SURNAME_END = "ов|ев|ова|ева|ски|ска|цки|цка|ин|ина|ич|иев|иева"
-_SURNAME_END_LATIN = "ov|ev|ova|eva|ski|ska|in|ina|ich|iev|ieva|ian|yan"
-_SURNAME = rf"[{_UP}][{_LOW}]+(?:{_SURNAME_END})\b"
-_SURNAME_LATIN = rf"[A-Z][a-z]+(?:{_SURNAME_END_LATIN})\b"
 _SURNAME_LOWER = rf"[{_LOW}]+(?:ов|ев|ова|ева|ски|ска)\b"
 #: A lower-case Latin word after a self-introduced first name ("john smith"), unless it
 #: is an ordinary English word that often follows a name.
@@ -156,23 +156,60 @@ _LATIN_LOWER_SURNAME = (
     r"|living|because|please|age|aged|years?|have|like|want|not|too|here|there|now)\b)[a-z]{2,}\b"
 )
 
-#: Capitalised words that start sentences and are never a first name before a surname.
+#: Capitalised words that are never a name: pronouns, conjunctions, greetings, frequent
+#: verbs at the start of a sentence, family words children capitalise (``Мама``).
 _NOT_FIRST_NAMES = frozenset(
     _words("""
     Аз Ти Той Тя То Ние Вие Те Да Не И А Но Или В Във На С Със За От По При До Без Към Над
     Под Пред След Искам Искаме Моля Когато Ако Много Ами Мисля Може Трябва Тук Там Сега
     Винаги Никога Само Още Всички Всеки Нищо Някой Благодаря Обичам Харесвам Мразя Здравей
     Здравейте Защото Както Като Дали Кога Къде Защо Как Какво Кой Коя Кое Кои Баба Дядо
-    Мама Татко Леля Чичо Брат Сестра Господин Госпожа Живея Казвам Пиша Живеем Дом Център
+    Мама Майка Майко Мамо Татко Тате Бабо Дядо Леля Лельо Чичо Брат Братко Сестра Сестро Бате
+    Батко Како Кака Господин Госпожа Госпожо Господине Учителко Живея Казвам Пиша Живеем Дом
+    Център Моят Моята Моето Моите Мой Моя Мое Мои Твоят Нашият Нашата Нашите Този Тази Това
+    Тези Онзи Онази Онова Някога Вчера Днес Утре Понякога Обикновено Хубаво Добре Лошо Иначе
+    Затова Обаче Освен Според Чрез Между Около Вместо Докато Преди Откакто Също Даже Дори
+    Просто Наистина Разбира Естествено Значи Например Първо Второ Накрая Всъщност Надявам
+    Желая Мечтая Чувствам Нямам Имам Имаме Нямаме Бих Бихме Ще Щях Беше Бяхме Бях Съм Сме
+    Е Са Ли Ех Ох Ах Ей Хей Здрасти Чао Мерси Благодарим Извинете Извинявай Моля Ура Браво
+    Бог Боже Господ Господи Исус Христос Коледа Великден Рождество Бъдни Новата Нова Година
+    Гергьовден Никулден Баба Марта Мартеница България Българин Българка Българи Европа Англия
+    Германия Франция Италия Испания Гърция Турция Русия Америка САЩ Интернет Фейсбук
+    Инстаграм Тикток ТикТок Ютюб Вайбър Месинджър Гугъл Майнкрафт Фортнайт Роблокс Лего Барби
+    Дисни Нетфликс Покемон Понеделник Вторник Сряда Четвъртък Петък Събота Неделя Януари
+    Февруари Март Април Май Юни Юли Август Септември Октомври Ноември Декември Училище
+    Социалните Социална Социален Служба Закрила Детето Агенция Държавата Общината Съдът Съд
     I My The A An And But Or In On At To With For From Dear Hello Hi Thanks Please When If We
     They He She It Mr Mrs Ms Miss Mx Dr
     """)
 )
 #: Capitalised words ending like a surname that are ordinary words.
 _NOT_SURNAMES = frozenset(
-    _words("Готов Готова Нов Нова Толкова Такова Каква Какво Нея Своя Дева Преди Между")
+    _words("""
+    Готов Готова Готови Нов Нова Нови Толкова Такова Каква Какво Нея Своя Дева Преди Между
+    Година Причина Истина Машина Картина Градина Половина Малина Родина Чужбина Заради Един
+    Сина Син Лев Лева Гнев Зов Лов Ров Основа Слова Глава Права Права Днеска Вечерта Вкъщи
+    Детски Детска Български Българска Английски Английска Руски Руска Човешки Човешка
+    Всички Никакви Такива Някакви Какви Жени Мъже Пътува Помогнаха Дръжки Игри Игрите
+    """)
 )
 
+#: Abbreviations of social services and schools (followed by a name, a number or a place).
+_SERVICES = (
+    r"ЦНСТДБУ|ЦНСТПЛУ|ЦНСТДМУ|ЦНСТМ|ЦНСТ|ДДЛРГ|ДМСГД|ДДМУИ|ДДУИ|ДДЛРГ|ЦОПБУ|ЦОП|ЦСРИ|КСУДС|КСУ"
+    r"|ЦРДУ|ЦСОП|ЦПЛР|ЦЗПД|ЗЖ|ПЗД|СЗД|ВУИ|СПИ|ЦВН|ДСП|ОЗД|АСП|ЦКПД|ЦСРДУ|ЦРД|ЦПЛУ"
+)
+_SCHOOLS = (
+    r"СОУ|СУ|ОУ|ОбУ|НУ|ПГ|ПМГ|ПГИ|ПГЕ|ПГТ|ПГСС|ПГМЕТ|ПГЛП|ЕГ|ЧСУ|ЧОУ|СПУ|ДГ|ЦДГ|ОДЗ|НГ|НУИ|СМГ"
+    r"|ПЧМГ|НПМГ|ПЕГ|ГПЧЕ|СЕУ|ЧПГ|ПУ|СПИ"
+)
+#: Kinds of school written as an adjective before ``гимназия`` / ``училище``.
+_SCHOOL_ADJECTIVES = (
+    r"математическа|природо-математическа|природоматематическа|английска|немска|френска"
+    r"|испанска|италианска|руска|езикова|спортна|спортно|търговска|професионална|професионално"
+    r"|техническа|художествена|музикална|хуманитарна|икономическа|строителна|селскостопанска"
+    r"|медицинска|помощно|вечерно|частна|частно|туристическа|американска|римокатолическа"
+)
 _KIN_BG = (
     r"братовчедка(?:та)?|братовчед(?:ът|а)?|братчето|братче|брат(?:ът|а)?|батко|бате|кака"
     r"|сестричката|сестричка|сестра(?:та)?|майка(?:та)?|мама|бащата|баща|татко|тате|баба|дядо"
@@ -191,10 +228,16 @@ _MONTHS_EN = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
     "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
 )
-_SCHOOLS = r"СОУ|СУ|ОУ|НУ|ПГ|ПМГ|ЕГ|ДГ"
-_SERVICES = r"ЦНСТДМУ|ЦНСТПЛУ|ЦНСТ|ДДЛРГ|ДМСГД|ДДМУИ|ДДУИ|ЦОП|ЦСРИ|КСУ"
+#: Top-level domains an obfuscated e-mail must end with (``ivan at abv dot bg``).
+_TLDS = r"com|bg|net|org|eu|info|io|me|co|uk|de|ru|tr|gr|ro|us|edu|fr|it|es|nl|at|ch|ua|rs|mk"
+#: Words that follow a number and show it is not a house number.
+_NOT_HOUSE = (
+    r"години|годин|год|г\.|клас|часа|час|лв|лева|км|пъти|дни|деня|месеца|седмици|деца|стаи"
+    r"|души|минути|сутринта|вечерта|%|евро|от|до|и"
+)
 
-_Rule = tuple[str, re.Pattern[str], Callable[[re.Match[str], dict[str, str]], str] | None]
+_Replace = Callable[[re.Match[str], dict[str, str]], str] | None
+_Rule = tuple[str, re.Pattern[str], _Replace]
 
 
 @functools.cache
@@ -202,29 +245,52 @@ def _rules() -> list[_Rule]:
     """(category, pattern, replacement) in the order they are applied.
 
     A replacement of ``None`` replaces the whole match by the placeholder; a
-    function gets the match and the placeholder and returns the new text.
+    function gets the match and the placeholders and returns the new text.
+
+    Every pattern runs in time linear in the length of the text: a repeated
+    part either starts after a look-behind that stops it from starting again
+    inside the same run (``(?<![\\w.+-])``), or is possessive (``++``, ``*+``),
+    or is bounded; no repeated group contains an optional separator followed by
+    a repeat of the same characters.
     """
-    names = "|".join(
-        sorted(COMMON_FIRST_NAMES | {n.upper() for n in COMMON_FIRST_NAMES}, key=len)[::-1]
-    )
-    latin = "|".join(sorted(COMMON_FIRST_NAMES_LATIN, key=len)[::-1])
     quoted = (
         r"(?:„[^“”\"\n]{1,60}[“”\"]|\"[^\"\n]{1,60}\"|“[^”\n]{1,60}”|«[^»\n]{1,60}»"
         r"|'[^'\n]{1,60}')"
     )
     number = rf"(?:№\s*\d+[{_LOW}a-zА-Я]?|\d+[{_LOW}a-zА-Я]?)\b"
-    more = rf"(?:\s+(?:{_ANY_CAP}|{number}))*"
+    letter = rf"[{_UP}A-Z](?![\w])"
+    more = rf"(?:,?\s+(?:{_ANY_CAP}|{number}|{letter}))*+"
+    # e-mail: local part, "@" or an obfuscated "at", domain ("." or "dot")
+    local = r"(?<![\w.+-])[\w+-]++(?:\.[\w+-]++)*+"
+    at_plain = r"\s?@\s?"
+    at_word = r"(?i:\s*+[(\[{<]\s*+(?:at|а|a|@|маймунка|кльомба)\s*+[)\]}>]\s*+|\s++(?:at|маймунка|кльомба)\s++)"
+    dot_word = (
+        r"(?i:\s*+\.\s*+|\s*+[(\[{<]\s*+(?:dot|точка|т)\s*+[)\]}>]\s*+|\s++(?:dot|точка)\s++)"
+    )
+    domain_word = rf"[\w-]++(?:{dot_word}[\w-]++)*?{dot_word}(?i:{_TLDS})(?!\w)"
+    place_word = rf"(?:{_CAP}|{_UPPER_WORD})"
+    location = rf"(?:\s*,?\s*(?:гр\.?|град|с\.|село)\s*{_CAP}(?:[\s-]+{_CAP})*+)?"
     return [
-        ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), None),
+        (
+            "email",
+            re.compile(
+                rf"{local}(?:(?:{at_word}|{at_plain}){domain_word}|@[\w-]++(?:\.[\w-]++)*+)"
+            ),
+            None,
+        ),
         (
             "profile",
             re.compile(
-                r"(?:https?://|www\.)\S+?(?=[.,;:!?)]*(?:\s|$))"
-                r"|(?<![\w@])(?:facebook|fb|instagram|tiktok|youtube|snapchat)\.com/\S+?"
-                r"(?=[.,;:!?)]*(?:\s|$))|(?<![\w@])@[A-Za-z0-9_.]{1,}[A-Za-z0-9_]",
-                re.IGNORECASE,
+                r"(?i:https?://|www\.)\S++"
+                r"|(?<![\w@])(?i:facebook|fb|instagram|tiktok|youtube|snapchat|twitter)\.com/\S++"
+                r"|(?<![\w@])@\w[\w.]*+"
             ),
-            None,
+            _link,
+        ),
+        (
+            "profile",
+            re.compile(r"(?<![\w.@-])(?:[^\W\d_]++[\d_]|\d++[^\W\d_]|_)[\w.]*+"),
+            _handle,
         ),
         (
             "id_number",
@@ -248,39 +314,67 @@ def _rules() -> list[_Rule]:
         (
             "phone",
             re.compile(
-                r"(?<![\w+])(?:(?:\+|00)\s?359[\s./-]*(?:\(0\)\s*)?\d|\(?0\d)(?:[\s./()-]*\d){6,9}(?!\d)"
+                r"(?<![\w+])(?:(?:\+|00)\s?359[\s./-]{0,3}(?:\(0\)\s{0,3})?\d|\(?0\d)"
+                r"(?:[\s./()-]{0,3}\d){6,9}(?!\d)"
                 r"|(?<![\w+])8[789]\d(?:[\s./-]?\d){6}(?!\d)"
-                r"|(?<!\d)\d{7,}(?!\d)"
+                r"|(?<!\d)\d{7,}+(?!\d)"
+            ),
+            None,
+        ),
+        (
+            "phone",
+            re.compile(r"(?<![\w+.,/-])\d{2,4}(?:[ ./-]\d{2,4}){1,5}(?!\w|[.,/-]\d)"),
+            _digit_groups,
+        ),
+        (
+            "address",
+            re.compile(
+                r"(?<!\w)(?:ул\.|бул\.|ж\.\s?к\.?|жк\.|кв\.|бл\.|вх\.|ап\.|ет\.|(?i:str\.|ul\.|bul\.|bl\.|vh\.|apt?\.|blvd\.?))"
+                rf"\s*+(?:{quoted}|{number}|\w++(?:[.-]\w++)*+){more}"
+                rf"|(?<![\w.])(?:ул|бул|жк|ж\s?к|кв|бл|вх|ап|ет)\s++(?:{quoted}|{number}|{_ANY_CAP}|{letter}){more}"
+                r"|(?<!\w)(?i:улицата|улица|булеварда|булевард|квартала|квартал|блока|блок|вход|апартамент|етаж"
+                r"|ulitsa|street|boulevard|block|entrance|apartment|flat|floor)"
+                rf"\s+(?:{quoted}|{number}|{_ANY_CAP}|{letter}){more}"
+                rf"|(?<!\w)(?:\d+[a-z]?\s+)?{_LCAP}(?:\s+{_LCAP})?\s+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Boulevard|Blvd\.?|Lane|Square)"
             ),
             None,
         ),
         (
             "address",
             re.compile(
-                r"(?<!\w)(?:ул\.|бул\.|ж\.\s?к\.?|жк\.?|кв\.|бл\.|вх\.|ап\.|ет\.|(?i:str\.|ul\.|bul\.|bl\.|apt?\.|blvd\.?))"
-                rf"\s*(?:{quoted}|{number}|\w(?:[\w.-]*\w)?){more}"
-                r"|(?<!\w)(?i:улицата|улица|булеварда|булевард|квартала|квартал|блока|блок|вход|апартамент|етаж"
-                r"|ulitsa|street|boulevard|block|entrance|apartment|flat|floor)"
-                rf"\s+(?:{quoted}|{number}|{_ANY_CAP}|[{_UP}A-Z](?!\w)){more}"
-                rf"|(?<!\w)(?:\d+[a-z]?\s+)?{_LCAP}(?:\s+{_LCAP})?\s+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Boulevard|Blvd\.?|Lane|Square)"
+                rf"(?<!\w)((?i:на|в|във)\s+){_CAP}(?:\s+{_CAP})?\s+(?:№\s*)?\d{{1,3}}[а-дa-d]?\b"
+                rf"(?!\s*(?:{_NOT_HOUSE})\b)"
             ),
-            None,
+            lambda m, k: _keep_prefix(m, k["address"]),
         ),
         (
             "place",
             re.compile(
-                rf"(?<!\w)(?:гр\.|град|с\.|село|(?i:town\s+of|village\s+of))\s*{_ANY_CAP}(?:[\s-]+{_ANY_CAP})*"
+                rf"(?<!\w)(?:гр\.|с\.|(?:гр|град|село|община|област|общ\.|обл\.)\s|(?i:town\s+of|village\s+of))"
+                rf"\s*{_ANY_CAP}(?:[\s-]+{_ANY_CAP})*+"
                 rf"|(?<!\w)\d{{1,3}}\s*(?:-?(?:то|во|ро|мо))?\s+(?:{_SCHOOLS}|училище)\b"
-                rf"|(?<!\w)(?:{_SCHOOLS})\s*(?:№\s*)?\d{{1,3}}\b"
+                rf"|(?<!\w)(?:{_SCHOOLS})\s*(?:№\s*)?\d{{1,3}}\b(?:\s*{quoted})?{location}"
             ),
             None,
         ),
         (
             "place",
             re.compile(
-                rf"(?<!\w)((?:{_SERVICES}|{_SCHOOLS}|(?i:училище|център|дом|детска\s+градина)))\s*{quoted}"
+                rf"(?<!\w)({_CAP}|(?i:{_SCHOOL_ADJECTIVES})(?:та|то)?)\s+(?i:гимназия|училище)(?!\w)"
+                rf"(?:\s+(?:„|\")?{_CAP}(?:\s+{_CAP})*+[“”\"]?)?{location}"
             ),
-            lambda m, k: f"{m.group(1)} {k['place']}",
+            _school_kind,
+        ),
+        (
+            "place",
+            re.compile(
+                rf"(?<!\w)((?:{_SERVICES}|{_SCHOOLS})(?!\w)|(?i:училище|гимназия|детска\s+градина|градина"
+                rf"|център|дом|комплекс|приют)(?!\w))"
+                rf"\s*+(?:№\s*\d{{1,3}}\s*)?(?:{quoted}|(?:Св\.\s*)?{place_word}(?:\s+{place_word})*+)"
+                rf"{location}"
+                rf"|(?<!\w)((?:{_SERVICES}|{_SCHOOLS})(?!\w))(?:\s*,?\s*(?:гр\.?|град|с\.|село)\s*{_CAP}(?:[\s-]+{_CAP})*+)"
+            ),
+            lambda m, k: f"{m.group(1) or m.group(2)} {k['place']}",
         ),
         (
             "name",
@@ -307,25 +401,255 @@ def _rules() -> list[_Rule]:
             ),
             lambda m, k: _keep_prefix(m, k["name"]),
         ),
-        (
-            "name",
-            re.compile(rf"\b({_CAP})\s+{_SURNAME}|\b({_LCAP})\s+{_SURNAME_LATIN}"),
-            lambda m, k: (
-                m.group(0) if (m.group(1) or m.group(2)) in _NOT_FIRST_NAMES else k["name"]
-            ),
-        ),
-        (
-            "name",
-            re.compile(
-                rf"\b[{_UP}][{_LOW}]{{2,}}(?:ов|ев|ова|ева)\b|\b[A-Z][a-z]{{2,}}(?:ov|ev|ova|eva)\b"
-            ),
-            _surname,  # only inside a sentence
-        ),
-        ("name", re.compile(rf"(?<![\w-])(?:{names}|{latin})(?![\w-])"), None),
     ]
 
 
-_SENTENCE_END = re.compile(r"(?:^|[.!?…\n])[\s\"'„“«(\[-]*$")
+# --------------------------------------------------------------------------- names
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The name lists of ``data/reference`` as sets of the forms matched."""
+
+    first: frozenset[str]  #: capitalised first names, diminutives and vocatives
+    ambiguous: frozenset[str]  #: first names that are also ordinary words (``Вяра``)
+    surnames: frozenset[str]  #: surnames in masculine, feminine and plural forms
+    lower: frozenset[str]  #: lower-case forms that are never an ordinary word
+
+
+@functools.cache
+def _names() -> _Names:
+    """Read ``bg_first_names.csv`` and ``bg_surnames.csv`` (see ``data/reference/README.md``)."""
+    first = set(COMMON_FIRST_NAMES)
+    ambiguous: set[str] = set()
+    lower: set[str] = set()
+    path = REFERENCE_DIR / "bg_first_names.csv"
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        with open(REFERENCE_DIR / "bg_surnames.csv", encoding="utf-8", newline="") as handle:
+            surnames = {row["form"] for row in csv.DictReader(handle)}
+    except (OSError, KeyError) as error:
+        raise InputError(f"cannot read the name lists in {REFERENCE_DIR}: {error}") from error
+    for row in rows:
+        forms = [row["name"], *row["vocatives"].split()]
+        if row["ambiguous"] == "1":
+            ambiguous.update(forms)
+            continue
+        first.update(forms)
+        if row["word"] == "0":
+            lower.update(form.lower() for form in forms if len(form) >= 4)
+    ambiguous -= first
+    lower.update(form.lower() for form in surnames if len(form) >= 5)
+    return _Names(frozenset(first), frozenset(ambiguous), frozenset(surnames), frozenset(lower))
+
+
+def first_names() -> frozenset[str]:
+    """Every first name, diminutive and vocative form :func:`redact` removes on its own.
+
+    :data:`COMMON_FIRST_NAMES` plus ``data/reference/bg_first_names.csv`` (about
+    2,000 names with their vocatives), except names that are also ordinary words
+    (``Вяра``, ``Роза``), which are removed only inside a sentence or next to a name.
+    """
+    return _names().first
+
+
+_TOKEN = re.compile(r"(?<![\w\[])[^\W\d_]++(?:-[^\W\d_]++)*+")
+_BOUNDARY = re.compile(r"[.!?…\n:;„“”\"«»(\[—–]|(?:^|\s)-\s")
+_SURNAME_ENDS = ("ов", "ев", "ова", "ева", "ови", "еви", "ски", "ска", "цки", "цка")
+_LATIN_SURNAME_ENDS = ("ov", "ev", "ova", "eva", "ski", "ska", "ich", "iev", "ieva")
+_PLACE_PREPOSITIONS = frozenset(_words("в във из край около Във В Из"))
+
+
+def _name_tokens(text: str, marks: dict[str, str]) -> str:
+    """Replace the names found word by word, looking at each word's neighbours.
+
+    * A capitalised Cyrillic word inside a sentence is a proper noun in
+      Bulgarian: it is removed unless it is an ordinary word children capitalise
+      (:data:`_NOT_FIRST_NAMES`: ``Мама``, ``Бог``, ``Коледа``, ``България``,
+      months, apps). After ``в`` / ``във`` it becomes a place.
+    * At the start of a sentence (where every word is capitalised) a word is
+      removed if it is a listed first name, diminutive or vocative (not an
+      ambiguous one) or a listed surname, or if it is followed by a surname
+      (``Зюмбюла Петрова``).
+    * A word in capitals (``ГЕОРГИ ИВАНОВ``) is removed if it is a listed name or
+      surname, or a surname-like word next to one.
+    * A lower-case word is removed if it is a listed name that is never an
+      ordinary word (``стефанка``, ``петрова``).
+    * Latin letters: listed first names, and surname-like words (``-ov``,
+      ``-ski`` ...) inside a sentence or after a capitalised word.
+    """
+    names = _names()
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    if not tokens:
+        return text
+    info = [_token_info(word, names) for _, _, word in tokens]
+    out: list[str] = []
+    last = 0
+    previous_end = 0
+    for i, (start, end, word) in enumerate(tokens):
+        kind, norm, listed, surname_like, stop = info[i]
+        gap = text[previous_end:start]
+        previous_end = end
+        if kind == "lower" or stop:
+            if kind == "lower" and word in names.lower:
+                category = "name"
+            else:
+                continue
+        else:
+            at_start = i == 0 or _BOUNDARY.search(gap) is not None
+            category = _decide(i, tokens, info, text, at_start, names)
+            if category is None:
+                continue
+        out.append(text[last:start])
+        out.append(marks[category])
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _token_info(word: str, names: _Names) -> tuple[str, str, str, bool, bool]:
+    """(kind, normalised form, listed as, surname-like, never a name) of one word."""
+    cyrillic = "\u0400" <= word[0] <= "\u04ff"
+    if word.isupper():
+        if len(word) < 2:
+            return ("other", word, "", False, True)
+        kind = "upper"
+        norm = "-".join(part.capitalize() for part in word.split("-"))
+    elif word[0].isupper():
+        kind, norm = "cap", word
+    elif word.islower():
+        return ("lower", word, "", False, True)
+    else:
+        return ("other", word, "", False, True)
+    stop = norm in _NOT_FIRST_NAMES or word in _NOT_FIRST_NAMES
+    if cyrillic:
+        listed = (
+            "first"
+            if norm in names.first
+            else "surname"
+            if norm in names.surnames
+            else "ambiguous"
+            if norm in names.ambiguous
+            else ""
+        )
+        ends = _SURNAME_ENDS
+    else:
+        listed = "first" if norm in COMMON_FIRST_NAMES_LATIN else ""
+        ends = _LATIN_SURNAME_ENDS
+        kind += "-latin"
+    surname_like = norm.endswith(ends) and len(norm) >= 5 and norm not in _NOT_SURNAMES
+    return (kind, norm, listed, surname_like, stop)
+
+
+def _decide(
+    i: int,
+    tokens: list[tuple[int, int, str]],
+    info: list[tuple[str, str, str, bool, bool]],
+    text: str,
+    at_start: bool,
+    names: _Names,
+) -> str | None:
+    """The placeholder category for token ``i``, or None to keep it."""
+    kind, norm, listed, surname_like, _ = info[i]
+
+    def neighbour(j: int) -> tuple[str, str, bool] | None:
+        """(listed, kind, surname-like) of token j if it is a name-like word next to i."""
+        if not 0 <= j < len(tokens):
+            return None
+        a, b = sorted((i, j))
+        if text[tokens[a][1] : tokens[b][0]].strip(" \t,") != "":
+            return None
+        k, _, lst, sur, stop = info[j]
+        if stop or k in {"lower", "other"}:
+            return None
+        return lst, k, sur
+
+    after, before = neighbour(i + 1), neighbour(i - 1)
+    name_next = after is not None and (after[0] in {"first", "surname"} or after[2])
+    surname_next = after is not None and (after[0] == "surname" or after[2])
+    if kind == "cap":
+        if not at_start:
+            previous = tokens[i - 1][2] if i else ""
+            return "place" if previous in _PLACE_PREPOSITIONS else "name"
+        if listed in {"first", "surname"} or surname_next:
+            return "name"
+        if listed == "ambiguous" and name_next:
+            return "name"
+        return None
+    if kind == "upper":
+        if listed in {"first", "surname"}:
+            return "name"
+        next_to_name = any(n is not None and n[0] in {"first", "surname"} for n in (before, after))
+        if (listed == "ambiguous" or surname_like) and next_to_name:
+            return "name"
+        return None
+    # Latin letters
+    if listed == "first":
+        return "name"
+    if surname_like and (not at_start or name_next):
+        return "name"
+    if kind == "cap-latin" and surname_next and not at_start:
+        return "name"
+    if kind == "cap-latin" and surname_next and at_start:
+        return "name"
+    if surname_like and before is not None and before[1].startswith("cap"):
+        return "name"
+    return None
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def _link(match: re.Match[str], marks: dict[str, str]) -> str:
+    """A link or ``@handle``; punctuation that ends the sentence is kept."""
+    text = match.group(0)
+    core = text.rstrip(".,;:!?)]»“”\"'")
+    return marks["profile"] + text[len(core) :]
+
+
+#: Numbers with letters that are not a user name: ``10ти``, ``2011г``, ``5км``.
+_NOT_HANDLE = re.compile(
+    r"\d+-?(?:ти|ви|ри|ми|та|то|те|ия|ият|г|гр|год|лв|кг|км|см|мм|мин|ч|ст|st|nd|rd|th|kg|km|cm|g|h|s|d|k|m|x)\.?"
+    r"|[^\W\d_]{1,2}\d{1,2}|[^\W\d_]+\.?",
+    re.IGNORECASE,
+)
+
+
+def _handle(match: re.Match[str], marks: dict[str, str]) -> str:
+    """A user name such as ``ivan_2011`` or ``maria.p99`` (letters with ``_`` or digits)."""
+    text = match.group(0)
+    core = text.rstrip(".")
+    letters = sum(c.isalpha() for c in core)
+    digits = sum(c.isdigit() for c in core)
+    if _NOT_HANDLE.fullmatch(core) or letters == 0:
+        return text
+    if "_" in core or (letters >= 2 and digits >= 2) or (letters >= 3 and digits >= 1):
+        return marks["profile"] + text[len(core) :]
+    return text
+
+
+def _digit_groups(match: re.Match[str], marks: dict[str, str]) -> str:
+    """Digits in groups (``987 65 43``, ``88 812 34 56``): a phone from 6 digits in pairs or 7 on."""
+    text = match.group(0)
+    groups = re.split(r"[ ./-]", text)
+    digits = sum(len(g) for g in groups)
+    if 7 <= digits <= 13:
+        return marks["phone"]
+    if digits == 6 and all(len(g) == 2 for g in groups):
+        return marks["phone"]
+    return text
+
+
+def _school_kind(match: re.Match[str], marks: dict[str, str]) -> str:
+    """``Математическата гимназия``: the kind of school names it in a small town."""
+    if match.group(1) in _NOT_FIRST_NAMES or match.group(1).lower() in {
+        "моето",
+        "новото",
+        "старото",
+    }:
+        return match.group(0)
+    return marks["place"]
 
 
 def redact(text: str, language: str = "bg") -> str:
@@ -368,6 +692,7 @@ def redact(text: str, language: str = "bg") -> str:
             out = pattern.sub(marks[category], out)
         else:
             out = pattern.sub(lambda m, f=replace: f(m, marks), out)
+    out = _name_tokens(out, marks)
     return _merge(out, marks)
 
 
@@ -481,15 +806,6 @@ def _placeholders(language: str) -> dict[str, str]:
 def _keep_prefix(match: re.Match[str], mark: str) -> str:
     """Keep the trigger words (before group 1) and group 1; replace the rest by ``mark``."""
     return match.group(0)[: match.start(1) - match.start(0)] + match.group(1) + mark
-
-
-def _surname(match: re.Match[str], marks: dict[str, str]) -> str:
-    """A surname-like capitalised word, replaced only inside a sentence."""
-    word = match.group(0)
-    before = match.string[: match.start()]
-    if word in _NOT_SURNAMES or _SENTENCE_END.search(before):
-        return word
-    return marks["name"]
 
 
 def _ten_digits(match: re.Match[str], marks: dict[str, str]) -> str:
