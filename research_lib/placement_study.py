@@ -16,7 +16,9 @@ Published tables (``table`` column):
 ==================================== ======================== ==============================
 table                                group                    measure
 ==================================== ======================== ==============================
-``entries_by_year``                  placement type / ``all`` year (count)
+``entries_by_year``                  placement type / ``all`` year (first entries into care)
+``transfers_by_year``                placement type / ``all`` year (moves within care)
+``reentries_by_year``                placement type / ``all`` year (only when any)
 ``in_care_by_year``                  placement type / ``all`` year (count at 31 December)
 ``entries_0_3_residential_by_year``  ``residential``          year (count)
 ``its_institution_entries``          ``institution``          ``level_change``,
@@ -68,7 +70,14 @@ from research_lib.placements import (
 )
 from research_lib.regions import NATIONAL, resolve_scope
 from research_lib.rejections import LoadResult
-from research_lib.time_in_care import exit_pathways, join_spells, time_in_care
+from research_lib.time_in_care import (
+    exit_pathways,
+    first_spells,
+    join_spells,
+    left_truncate,
+    observation_start,
+    time_in_care,
+)
 
 __all__ = [
     "RESIDENTIAL",
@@ -197,13 +206,57 @@ def _check_count_scope(load: LoadResult, scope: str) -> None:
 
 
 def _yearly(data: PlacementData) -> pd.DataFrame:
-    """Entries, exits and children in care at year end, by placement type, in scope."""
+    """Entries, exits and children in care at year end, by placement type, in scope.
+
+    Episodes: ``entries`` are first entries into care away from the family
+    (:func:`research_lib.indicators.entry_kinds`), with ``reentries`` and
+    ``transfers`` (moves between placements within care) counted apart;
+    ``episode_starts`` keeps every episode start.
+    """
     if data.kind == "episodes":
         series = episodes_to_series(data.scoped, freq="YS", by=("placement_type",), end=data.as_of)
+        series = _with_entry_kinds(series, data.scoped, "YS", data.as_of)
     else:
         return _counts_yearly(_count_rows(data.scoped))
     series["year"] = pd.to_datetime(series["period"]).dt.year
     return series
+
+
+#: Columns of a series holding the episode starts of each kind (entry_kinds).
+_KIND_COLUMNS = {"first_entry": "entries", "re_entry": "reentries", "transfer": "transfers"}
+
+
+def _entry_episodes(episodes: pd.DataFrame, kind: str = "first_entry") -> pd.DataFrame:
+    """The episodes whose start is of ``kind`` (default: a child's first entry into care)."""
+    from research_lib.indicators import entry_kinds
+
+    return episodes[(entry_kinds(episodes) == kind).to_numpy()]
+
+
+def _with_entry_kinds(
+    series: pd.DataFrame, episodes: pd.DataFrame, freq: str, end: pd.Timestamp
+) -> pd.DataFrame:
+    """``series`` with ``entries`` replaced by first entries, and reentries / transfers added."""
+    from research_lib.indicators import entry_kinds
+
+    kinds = entry_kinds(episodes)
+    out = series.rename(columns={"entries": "episode_starts"})
+    keys = ["period", "placement_type"]
+    first = pd.Timestamp(out["period"].min()) if len(out) else None
+    for kind, column in _KIND_COLUMNS.items():
+        part = episodes[(kinds == kind).to_numpy()]
+        counts = (
+            episodes_to_series(part, freq=freq, by=("placement_type",), start=first, end=end)
+            if len(part)
+            else pd.DataFrame(columns=[*keys, "entries"])
+        )
+        counts = counts[[*keys, "entries"]].rename(columns={"entries": column})
+        counts["placement_type"] = counts["placement_type"].astype(str)
+        out = out.assign(placement_type=out["placement_type"].astype(str)).merge(
+            counts, on=keys, how="left"
+        )
+        out[column] = pd.to_numeric(out[column], errors="coerce").fillna(0).astype("int64")
+    return out
 
 
 def _count_rows(counts: pd.DataFrame) -> pd.DataFrame:
@@ -341,7 +394,15 @@ def analyse(
     if data.kind == "episodes":
         scoped = data.scoped
         end = _complete_periods(data.as_of, per_year)
-        monthly = episodes_to_series(scoped, freq=frequency, by=("placement_type",), end=end)
+        # entries = children entering care away from the family for the first time
+        entering = _entry_episodes(scoped)
+        monthly = episodes_to_series(
+            entering,
+            freq=frequency,
+            by=("placement_type",),
+            start=scoped["start_date"].min(),
+            end=end,
+        )
         inst = monthly[monthly["placement_type"].astype(str) == "institution"]
         result, frame, why = _fit_entries_its(inst, data, reform, per_year)
         its_data["institution"] = frame
@@ -349,7 +410,7 @@ def analyse(
             its["institution"] = result
         else:
             notes["its_institution"] = why
-        young = scoped.assign(age_band_at_entry=entry_age_band(scoped))
+        young = entering.assign(age_band_at_entry=entry_age_band(entering))
         young = young[
             (young["age_band_at_entry"].astype(str) == "0-3")
             & young["placement_type"].astype(str).isin(RESIDENTIAL)
@@ -371,6 +432,11 @@ def analyse(
         ]
         # a move between two services of the same type does not end the stay in that care
         spells = join_spells(scoped)
+        window = observation_start(data.episodes)
+        if window is not None:  # an extract begun mid-history: delayed entry
+            spells = left_truncate(spells, window)
+            notes["observed_from"] = window.strftime("%Y-%m-%d")
+        spells = first_spells(spells)  # each child's first stay in each type: n = children
         tic = time_in_care(spells, by="placement_type", as_of=data.as_of)
         tic_cohort = time_in_care(spells, by="placement_type", as_of=data.as_of, cohort_freq=5)
         exits = exit_pathways(spells, by="placement_type", as_of=data.as_of, horizons=(12,))
@@ -743,10 +809,15 @@ def published_figures(
     if data.kind == "counts":
         parts = _counts_figures(analysis)
     else:
+        formal = analysis.yearly[analysis.yearly["placement_type"].astype(str).isin(FORMAL_CARE)]
         parts = [
-            _count_figures("entries_by_year", analysis.yearly, "entries"),
+            # entries: first entries into care away from the family; transfers apart
+            _count_figures("entries_by_year", formal, "entries"),
+            _count_figures("transfers_by_year", formal, "transfers"),
             _count_figures("in_care_by_year", analysis.yearly, "in_care_end"),
         ]
+        if "reentries" in formal and formal["reentries"].sum() > 0:
+            parts.append(_count_figures("reentries_by_year", formal, "reentries"))
     young = analysis.entries_0_3
     if len(young):
         parts.append(
@@ -1224,6 +1295,8 @@ def data_and_method(
             text("placements.counts_summary", language, n_rows=fmt(data.load.n_rows, language, 0)),
             text("placements.counts_method", language),
         ]
+    if data.kind == "episodes":
+        paragraphs.append(text("placements.method_entries", language))
     if data.kind == "episodes" or analysis.its:
         offset, autocorrelation = _its_method_words(data, analysis, language)
         paragraphs.append(
@@ -1251,6 +1324,10 @@ def data_and_method(
         paragraphs.append(text("placements.method_sprague", language))
     if data.kind == "episodes":
         paragraphs.append(text("placements.method_time", language))
+        if "observed_from" in analysis.notes:
+            date = pd.Timestamp(analysis.notes["observed_from"])
+            shown = date.strftime("%d.%m.%Y" if language == "bg" else "%Y-%m-%d")
+            paragraphs.append(text("placements.method_truncation", language, date=shown))
     paragraphs.append(text("qol.method_disclosure", language, min_cell=min_cell))
     return paragraphs
 
@@ -1302,6 +1379,8 @@ def count_table(published: pd.DataFrame, table: str, language: str = "bg") -> pd
 COUNT_TABLES: tuple[tuple[str, str], ...] = (
     ("in_care_at_date", "placements.h_in_care_dates"),
     ("entries_by_year", "placements.h_entries"),
+    ("transfers_by_year", "placements.h_transfers"),
+    ("reentries_by_year", "placements.h_reentries"),
     ("entries_part_year", "placements.h_entries_partial"),
     ("exits_by_year", "placements.h_exits"),
     ("exits_part_year", "placements.h_exits_partial"),

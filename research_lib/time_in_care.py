@@ -66,6 +66,8 @@ __all__ = [
     "durations",
     "left_truncate",
     "join_spells",
+    "first_spells",
+    "observation_start",
     "time_in_care",
     "exit_pathways",
     "survival_curves",
@@ -257,8 +259,8 @@ def join_spells(episodes: pd.DataFrame, gap_days: int = 30) -> pd.DataFrame:
     kind = frame["placement_type"].astype(str)
     same = frame["child_id"].eq(frame["child_id"].shift()) & kind.eq(kind.shift())
     gap = (frame["start_date"] - frame["end_date"].shift()).dt.days
-    continues = same & gap.between(0, gap_days)
-    spell = (~continues).cumsum().to_numpy()
+    continues = (same & gap.between(0, gap_days)).fillna(False).to_numpy(dtype=bool)
+    spell = np.cumsum(~continues)  # numpy: pyarrow-backed booleans have no cumsum
     groups = frame.groupby(spell, sort=False)
     out = groups.head(1).copy()
     last = groups.tail(1)
@@ -267,6 +269,68 @@ def join_spells(episodes: pd.DataFrame, gap_days: int = 30) -> pd.DataFrame:
             out[column] = last[column].to_numpy()
     out["n_episodes"] = groups.size().to_numpy()
     return out.reset_index(drop=True)
+
+
+def first_spells(spells: pd.DataFrame, by: str | Sequence[str] = "placement_type") -> pd.DataFrame:
+    """Each child's first spell in each group: the child becomes the unit of analysis.
+
+    A child may have two spells in the same type of care (foster care, then a
+    ЦНСТ, then foster care again); counting both weights children who move
+    more. Keeping each child's first spell of each type makes ``n`` a number
+    of children, so "half of the children in ЦНСТ stay more than X months"
+    says what was estimated. ``attrs["n_later_spells"]`` counts the spells
+    left out.
+
+    Examples
+    --------
+    >>> spells = pd.DataFrame({"child_id": ["a", "a", "a", "b"],
+    ...     "placement_type": ["foster", "cnst", "foster", "foster"],
+    ...     "start_date": pd.to_datetime(["2020-01-01", "2020-06-01", "2021-01-01", "2020-02-01"])})
+    >>> first = first_spells(spells)
+    >>> first[["child_id", "placement_type"]].values.tolist(), first.attrs["n_later_spells"]
+    ([['a', 'foster'], ['a', 'cnst'], ['b', 'foster']], 1)
+    """
+    groups = _group_columns(by)
+    _check_frame(spells, ["child_id", "start_date", *groups])
+    order = spells.assign(_start=_dates(spells["start_date"], "start_date", allow_missing=False))
+    order = order.sort_values(["child_id", "_start"], kind="stable")
+    keep = ~order.duplicated(["child_id", *groups])
+    out = spells.loc[order.index[keep.to_numpy()]].sort_index()
+    out.attrs = {**spells.attrs, "n_later_spells": int((~keep).sum())}
+    return out
+
+
+def observation_start(episodes: pd.DataFrame, min_lead_days: int = 365) -> pd.Timestamp | None:
+    """The first day of a register extract that starts mid-history, or ``None``.
+
+    An extract taken from a date ``W`` holds the episodes open at ``W`` (begun
+    before it) and those begun after it; it holds no exit before ``W``. The
+    first recorded end date estimates ``W``. When some episode began more than
+    ``min_lead_days`` before that first exit, the history before it is
+    incomplete (short stays that began then have already ended and are
+    missing): the date is returned, for :func:`left_truncate`. Otherwise the
+    records look complete from their first start and ``None`` is returned.
+    Delayed entry at a date the episode is known to be open is valid in either
+    case; the threshold only keeps complete histories as they are.
+
+    Examples
+    --------
+    >>> episodes = pd.DataFrame({
+    ...     "start_date": pd.to_datetime(["2012-05-01", "2015-02-01", "2015-03-01"]),
+    ...     "end_date": pd.to_datetime([None, "2015-04-01", None])})
+    >>> observation_start(episodes)
+    Timestamp('2015-04-01 00:00:00')
+    >>> observation_start(episodes.iloc[1:]) is None
+    True
+    """
+    _check_frame(episodes, _DATE_COLUMNS)
+    start = _dates(episodes["start_date"], "start_date", allow_missing=False)
+    end = _dates(episodes["end_date"], "end_date", allow_missing=True).dropna()
+    if end.empty or start.empty:
+        return None
+    first_exit = end.min()
+    lead = (first_exit - start.min()).days
+    return pd.Timestamp(first_exit) if lead > min_lead_days else None
 
 
 # --------------------------------------------------------------------------- #

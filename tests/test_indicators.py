@@ -24,6 +24,7 @@ from research_lib.indicators import (
     INDICATOR_COLUMNS,
     care_indicators,
     clopper_pearson_ci,
+    entry_kinds,
     poisson_ratio_ci,
     wilson_ci,
 )
@@ -413,3 +414,96 @@ def test_demo_sums_and_trend(demo_table) -> None:
     ].set_index("year")
     assert ratio.loc[2015, "ci_low"] > 1 and ratio.loc[2025, "ci_high"] < 1
     assert ratio.loc[2025, "value"] < ratio.loc[2020, "value"] < ratio.loc[2015, "value"]
+
+
+# ----------------------------------------------------------------------------- entries vs transfers
+
+
+def test_entry_kinds_by_hand() -> None:
+    """Issue 10: an entry is a child entering care away from the family, not an episode start.
+
+    Hand-classified: a's move from an institution to foster care the day it ended and
+    b's move to a ЦНСТ 20 days after a move-out are transfers; c goes home and comes
+    back a year later (re-entry); d's own-family placement is not care away from the
+    family, so d's later foster placement is d's first entry.
+    """
+    episodes = pd.DataFrame(
+        {
+            "child_id": ["a", "a", "b", "b", "c", "c", "d", "d"],
+            "placement_type": [
+                "institution",
+                "foster",
+                "foster",
+                "cnst",
+                "kinship",
+                "kinship",
+                "family",
+                "foster",
+            ],
+            "start_date": pd.to_datetime(
+                [
+                    "2020-01-01",
+                    "2020-06-01",
+                    "2020-01-01",
+                    "2020-03-21",
+                    "2020-01-01",
+                    "2021-06-01",
+                    "2020-01-01",
+                    "2020-09-01",
+                ]
+            ),
+            "end_date": pd.to_datetime(
+                ["2020-06-01", None, "2020-03-01", None, "2020-05-01", None, "2020-08-01", None]
+            ),
+            "exit_reason": ["foster", None, "cnst", None, "reunified", None, "other", None],
+        },
+        index=[10, 11, 12, 13, 14, 15, 16, 17],
+    )
+    kinds = entry_kinds(episodes)
+    assert kinds.index.tolist() == episodes.index.tolist()
+    assert kinds.tolist() == [
+        "first_entry",
+        "transfer",
+        "first_entry",
+        "transfer",
+        "first_entry",
+        "re_entry",
+        "own_family",
+        "first_entry",
+    ]
+    # the first entries are the children ever in formal care (a, b, c, d)
+    assert (kinds == "first_entry").sum() == 4
+    with pytest.raises(InputError, match="child_id"):
+        entry_kinds(episodes.drop(columns="child_id"))
+
+
+def test_first_entries_on_the_demo_are_children_not_episode_starts(demo, demo_table) -> None:
+    """Every child ever in formal care has exactly one first entry; starts over-count them.
+
+    Independent reference: pandas counts of children (each child's earliest formal
+    episode) - and the entries indicator, which excludes transfers, agrees for children
+    under 18 when no child re-enters care.
+    """
+    episodes, _ = demo
+    kinds = entry_kinds(episodes)
+    formal = episodes["placement_type"].isin(["foster", "kinship", "cnst", "institution"])
+    assert (kinds == "first_entry").sum() == episodes.loc[formal, "child_id"].nunique()
+    assert (kinds == "own_family").sum() == (~formal).sum()
+    year = episodes["start_date"].dt.year == 2025
+    starts = int(year.sum())
+    first = int(((kinds == "first_entry") & year).sum())
+    assert first < starts  # transfers and own-family placements are not entries
+    assert first + int(((kinds != "first_entry") & year).sum()) == starts
+    if (kinds == "re_entry").sum() == 0:
+        national = demo_table[
+            (demo_table["oblast"] == "all")
+            & (demo_table["age_band"] == "0-17")
+            & (demo_table["indicator"] == "entries_per_100k")
+            & (demo_table["year"] == 2025)
+        ]
+        adults = (
+            (kinds == "first_entry")
+            & year
+            & ((episodes["start_date"] - episodes["birth_date"]).dt.days / 365.25 >= 18).to_numpy()
+        ).sum()
+        assert int(national["numerator"].iloc[0]) == first - int(adults)

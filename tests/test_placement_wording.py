@@ -143,3 +143,59 @@ def test_method_text_says_what_was_fitted() -> None:
     assert "aged 0–17" in offset
     assert "aged 0–3 into residential care are modelled as counts" in offset
     assert "not given for every year" in offset
+
+
+# --------------------------------------------------------------------------- entries vs transfers
+
+
+@pytest.fixture(scope="module")
+def small_study():
+    from research_lib.demo_episodes import make_episodes, make_population
+    from research_lib.placements import population_child_bands, validate_episodes
+
+    load = validate_episodes(make_episodes(seed=5, n_children=3000), as_of="2025-12-31")
+    episodes = load.valid
+    data = ps.PlacementData(
+        load=load,
+        kind="episodes",
+        scope="all",
+        as_of=pd.Timestamp("2025-12-31"),
+        population=population_child_bands(make_population()),
+    )
+    analysis = ps.analyse(data)
+    return episodes, data, analysis, ps.published_figures(analysis, data, min_cell=1)
+
+
+def test_entries_are_first_entries_and_transfers_are_apart(small_study) -> None:
+    """Issue 10: "entries" = children entering care away from the family for the first time.
+
+    Independent reference: pandas - each child's earliest formal-care episode, by year.
+    """
+    episodes, _, _, published = small_study
+    formal = episodes[episodes["placement_type"].isin(ps.FORMAL_CARE)]
+    first = formal.sort_values("start_date").groupby("child_id").head(1)
+    by_year = first["start_date"].dt.year.value_counts()
+    entries = published[(published["table"] == "entries_by_year") & (published["group"] == "all")]
+    got = entries.set_index("measure")["value"]
+    for year in (2012, 2016, 2025):
+        assert got[str(year)] == by_year.get(year, 0)
+    assert "family" not in set(entries["group"])
+    transfers = published[
+        (published["table"] == "transfers_by_year") & (published["group"] == "all")
+    ].set_index("measure")["value"]
+    starts = formal["start_date"].dt.year.value_counts()
+    for year in (2016, 2025):  # no re-entries in the demo: starts = entries + transfers
+        assert got[str(year)] + transfers[str(year)] == starts[year]
+
+
+def test_method_text_defines_entries_and_the_unit_of_time_in_care(small_study) -> None:
+    _, data, analysis, _ = small_study
+    words = " ".join(ps.data_and_method(data, analysis, 5, "en"))
+    assert "for the first time" in words and "not counted as entries" in words
+    assert "The unit is the child" in words
+    assert "left truncation" not in words  # the demo history is complete from its start
+    assert analysis.time_in_care["n"].sum() <= data.episodes["child_id"].nunique() * 5
+    tic = analysis.time_in_care.set_index("placement_type")
+    spells = data.episodes.groupby("placement_type", observed=True)["child_id"].nunique()
+    for kind in ("foster", "cnst"):  # one stay per child and type
+        assert tic.loc[kind, "n"] == spells[kind]

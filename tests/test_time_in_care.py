@@ -22,8 +22,10 @@ from research_lib.time_in_care import (
     UNKNOWN_REASON,
     durations,
     exit_pathways,
+    first_spells,
     join_spells,
     left_truncate,
+    observation_start,
     plot_time_in_care,
     survival_curves,
     time_in_care,
@@ -669,3 +671,47 @@ def test_join_spells_joins_same_type_transfers_only() -> None:
     assert spells["n_episodes"].tolist() == [2, 1, 1, 1]  # b's gap is 10 months: new spell
     first = spells.iloc[0]
     assert first["end_date"] == pd.Timestamp("2020-12-01") and first["exit_reason"] == "cnst"
+
+
+def test_observation_start_finds_a_truncated_extract_and_leaves_full_histories() -> None:
+    """Planted: an extract from 2015-01-01 of the register; the full register starts in 2000."""
+    register = _register()
+    extract = left_truncate(register, "2015-01-01").drop(columns="observed_from")
+    found = observation_start(extract)
+    assert found is not None
+    assert pd.Timestamp("2015-01-01") <= found < pd.Timestamp("2015-02-01")
+    assert observation_start(register) is None  # complete from its first start
+    # the detected window gives the planted median back, like the true one
+    table = time_in_care(left_truncate(extract, found), by=None, as_of="2025-01-01")
+    assert table["median_ci_low"].iloc[0] < 24 < table["median_ci_high"].iloc[0]
+
+
+def test_first_spells_make_the_child_the_unit() -> None:
+    """Planted: every child has a 6-month foster stay; every other child comes back for 60 months.
+
+    Per spell the returners' second stays count again (a third of the spells last 60
+    months, so the 75th percentile is 60); per child (first spell) n is the number of
+    children and every quantile is 6 months.
+    """
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(400):
+        start = pd.Timestamp("2015-01-01") + pd.Timedelta(days=int(rng.integers(0, 365)))
+        end = start + pd.Timedelta(days=round(6 * 30.4375))
+        rows.append((f"c{i}", "foster", start, end, "reunified"))
+        if i % 2 == 0:
+            again = end + pd.Timedelta(days=365)
+            rows.append(
+                (f"c{i}", "foster", again, again + pd.Timedelta(days=round(60 * 30.4375)), "other")
+            )
+    spells = pd.DataFrame(
+        rows, columns=["child_id", "placement_type", "start_date", "end_date", "exit_reason"]
+    )
+    first = first_spells(join_spells(spells))
+    assert len(first) == 400 and first.attrs["n_later_spells"] == 200
+    per_child = time_in_care(first, as_of="2025-01-01")
+    assert per_child["n"].iloc[0] == 400
+    assert per_child["q75"].iloc[0] == pytest.approx(6, abs=0.1)
+    per_spell = time_in_care(spells, as_of="2025-01-01")
+    assert per_spell["n"].iloc[0] == 600
+    assert per_spell["q75"].iloc[0] == pytest.approx(60, abs=0.1)
