@@ -178,13 +178,23 @@ needs_chromium = pytest.mark.skipif(
 
 
 def _dom_after_scripts(page: Path) -> str:
-    """The DOM after the page loaded and any script ran (headless Chromium, --dump-dom)."""
+    """The DOM after the page loaded and any script ran (headless Chromium, --dump-dom).
+
+    A fresh profile and no background networking (this machine's network is closed).
+    """
+    profile = page.parent / "chromium-profile"
     done = subprocess.run(
         [
             CHROMIUM,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
             "--virtual-time-budget=3000",
             "--dump-dom",
             page.resolve().as_uri(),
