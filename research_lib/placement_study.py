@@ -58,12 +58,15 @@ from research_lib.its import ITSResult, fit_its
 from research_lib.placements import (
     add_rates,
     count_oblasts,
+    counts_as_read,
     entry_age_band,
     episodes_to_series,
     load_counts,
     load_episodes,
     load_population,
     population_child_bands,
+    source_summary,
+    stock_measures,
     stock_totals,
     yearly_flows,
     yearly_stocks,
@@ -139,6 +142,8 @@ class PlacementAnalysis:
     flows: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     #: Published counts with a population: rates per 100,000 children.
     count_rates: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: Published counts only: every row of the scope as read (all sources, disagreements kept).
+    count_rows: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 def prepare(
@@ -483,7 +488,7 @@ def analyse(
         periods_per_year=per_year,
         notes=notes,
         **(
-            {"stocks": stocks, "flows": flows, "count_rates": count_rates}
+            {"stocks": stocks, "flows": flows, "count_rates": count_rates, "count_rows": counts}
             if data.kind == "counts"
             else {}
         ),
@@ -539,7 +544,7 @@ def _counts_rates(
             stocks.assign(
                 measure_kind="in_care_end",
                 count=stocks["in_care_end"],
-                measure=stocks["reference_date"].dt.strftime("%Y-%m-%d"),
+                measure=stock_measures(stocks),
             )
         )
     for column, frame in flows.items():
@@ -743,7 +748,7 @@ def _counts_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
                     figure_rows(
                         "in_care_at_date",
                         frame["placement_type"].astype(str),
-                        frame["reference_date"].dt.strftime("%Y-%m-%d"),
+                        stock_measures(frame),
                         frame["in_care_end"],
                         frame["in_care_end"],
                         by="placement_type",
@@ -780,6 +785,17 @@ def _counts_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
                     by="placement_type",
                 )
             )
+    if len(analysis.count_rows) and "source" in analysis.count_rows:
+        summary = source_summary(analysis.count_rows)
+        parts.append(
+            figure_rows(
+                "count_sources",
+                "all",
+                ["sources", "disagreements"],
+                summary["figures"],
+                [summary["sources"], summary["disagreements"]],
+            )
+        )
     rates = analysis.count_rates
     if len(rates):
         names = {"in_care_end": "in_care_per_100k", "entries": "entries_per_100k"}
@@ -1083,7 +1099,6 @@ def _stock_findings(published: pd.DataFrame, language: str) -> list[str]:
     rows = published[
         (published["table"] == "in_care_at_date") & ~published["suppressed"].astype(bool)
     ].dropna(subset=["value"])
-    shown = "%d.%m.%Y" if language == "bg" else "%d %b %Y"
     out = []
     for group in (*FORMAL_CARE, "all"):
         sub = rows[rows["group"] == group].sort_values("measure")
@@ -1101,9 +1116,21 @@ def _stock_findings(published: pd.DataFrame, language: str) -> list[str]:
                 language,
                 group=name,
                 first=fmt(first["value"], language, 0),
-                first_date=pd.Timestamp(first["measure"]).strftime(shown),
+                first_date=_finding_date(first["measure"], language),
                 last=fmt(last["value"], language, 0),
-                last_date=pd.Timestamp(last["measure"]).strftime(shown),
+                last_date=_finding_date(last["measure"], language),
+            )
+        )
+    sources = published[
+        (published["table"] == "count_sources") & ~published["suppressed"].astype(bool)
+    ].set_index("measure")["value"]
+    if sources.get("sources", 0) > 1:
+        out.append(
+            text(
+                "placements.finding_mixed_sources",
+                language,
+                sources=int(sources["sources"]),
+                disagreements=int(sources.get("disagreements", 0)),
             )
         )
     return out
@@ -1117,6 +1144,10 @@ def report_title(data: PlacementData, language: str = "bg") -> str:
     source = data.load.source
     public = project_path("data/public").resolve()
     if data.kind == "counts" and source is not None and public in Path(source).resolve().parents:
+        dates = pd.to_datetime(data.scoped["reference_date"]).dropna()
+        if len(dates):
+            first, last = int(dates.dt.year.min()), int(dates.dt.year.max())
+            return text("placements.title_public_years", language, first=first, last=last)
         return text("placements.title_public", language)
     return text("placements.title", language)
 
@@ -1390,6 +1421,33 @@ COUNT_TABLES: tuple[tuple[str, str], ...] = (
 )
 
 
+def _measure_date(measure: object, language: str) -> tuple[int, str]:
+    """(year, words) of a stock's measure: "" for 31 December, else the date, month or "date not stated"."""
+    from research_lib.labels import text
+
+    m = str(measure)
+    year = int(m[:4])
+    if len(m) == 10:
+        day = pd.Timestamp(m)
+        if (day.month, day.day) == (12, 31):
+            return year, ""
+        return year, day.strftime("%d.%m.%Y" if language == "bg" else "%Y-%m-%d")
+    if len(m) == 7 and m[4] == "-" and m[5:].isdigit():
+        return year, f"{m[5:]}.{m[:4]}" if language == "bg" else m
+    if "-Q" in m:
+        return year, m
+    return year, text("placements.date_not_stated", language)
+
+
+def _finding_date(measure: object, language: str) -> str:
+    """A stock's date in a sentence: the day, the month, or the year with "date not stated"."""
+    m = str(measure)
+    if len(m) == 10:
+        return pd.Timestamp(m).strftime("%d.%m.%Y" if language == "bg" else "%d %b %Y")
+    year, words = _measure_date(m, language)
+    return words if len(m) == 7 or "-Q" in m else f"{year}, {words}"
+
+
 def stock_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
     """Each year's published stock by placement type, with its real date when not 31 December.
 
@@ -1402,14 +1460,14 @@ def stock_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
     rows = published[published["table"] == "in_care_at_date"]
     if rows.empty:
         return pd.DataFrame()
-    dates = pd.to_datetime(rows["measure"])
-    shown = "%d.%m.%Y" if language == "bg" else "%Y-%m-%d"
+    dates = [_measure_date(m, language) for m in rows["measure"]]
     cells = [
-        format_number(v, language, 0)
-        + ("" if (d.month, d.day) == (12, 31) else f" ({d.strftime(shown)})")
-        for v, d in zip(rows["value"], dates, strict=True)
+        format_number(v, language, 0) + (f" ({words})" if words else "")
+        for v, (_, words) in zip(rows["value"], dates, strict=True)
     ]
-    frame = pd.DataFrame({"year": dates.dt.year, "group": rows["group"], "cell": cells})
+    frame = pd.DataFrame(
+        {"year": [year for year, _ in dates], "group": rows["group"].to_numpy(), "cell": cells}
+    )
     layout = frame.pivot_table(
         index="year", columns="group", values="cell", aggfunc="first", sort=True
     )
@@ -1489,73 +1547,144 @@ def main_series(published: pd.DataFrame) -> str:
     return "entries_by_year"
 
 
-def sources_table(analysis: PlacementAnalysis, published: pd.DataFrame, language: str = "bg"):
-    """Where each published count was read: figure, date or period, source and quote.
+def _flow_status(published: pd.DataFrame, row) -> str:
+    """Why a flow figure is not the one shown: the same figure or a different one from another source."""
+    table = f"{row.kind}_by_year" if len(str(row.measure)) == 4 else f"{row.kind}_part_year"
+    shown = published[
+        (published["table"] == table)
+        & (published["group"].astype(str) == row.placement_type)
+        & published["measure"].astype(str).str.startswith(str(row.measure)[:4])
+    ]
+    same = (shown["value"] == float(row.value)).any()
+    return "placements.used_same_figure" if same else "placements.used_other_source"
 
-    Only figures shown in ``published`` (not suppressed) are listed; empty without sources.
+
+def sources_table(
+    analysis: PlacementAnalysis,
+    published: pd.DataFrame,
+    language: str = "bg",
+    min_cell: int = 5,
+) -> pd.DataFrame:
+    """Every published count read, with its source, link and quote, and whether the tables show it.
+
+    All figures of the scope are listed, one per row in file order, so two sources
+    that disagree stand side by side (never merged). The last column says whether
+    the figure is the one the tables above show, or why not: another source's
+    figure of the same date is shown, a later figure of the same year is shown, or
+    it is one month of a year's flow. A figure below ``min_cell`` is shown as
+    suppressed. Empty when the file names no sources.
     """
     from research_lib.labels import group_label, text
     from research_lib.reporting import format_number
 
+    read = counts_as_read(analysis.count_rows) if len(analysis.count_rows) else pd.DataFrame()
+    if read.empty or "source" not in read or read["source"].isna().all():
+        return pd.DataFrame()
     shown = published[~published["suppressed"].astype(bool)]
-    pieces = []
-    if len(analysis.stocks) and "source" in analysis.stocks:
-        stocks = analysis.stocks.assign(
-            what="in_care_at_date",
-            measure=analysis.stocks["reference_date"].dt.strftime("%Y-%m-%d"),
-            value=analysis.stocks["in_care_end"],
+    stock_keys = {
+        (str(g), str(m), float(v))
+        for g, m, v in zip(
+            shown.loc[shown["table"] == "in_care_at_date", "group"],
+            shown.loc[shown["table"] == "in_care_at_date", "measure"],
+            shown.loc[shown["table"] == "in_care_at_date", "value"],
+            strict=True,
         )
-        pieces.append(stocks)
+    }
+    chosen = analysis.stocks
+    chosen_sources = {
+        (str(t), pd.Timestamp(d), str(src) if pd.notna(src) else "")
+        for t, d, src in zip(
+            chosen.get("placement_type", []),
+            chosen.get("reference_date", []),
+            chosen.get("source", []),
+            strict=True,
+        )
+    }
+    chosen_dates = {(str(t), pd.Timestamp(d)) for t, d, _ in chosen_sources}
+    chosen_values = {
+        (str(t), pd.Timestamp(d)): float(v)
+        for t, d, v in zip(
+            chosen.get("placement_type", []),
+            chosen.get("reference_date", []),
+            chosen.get("in_care_end", []),
+            strict=True,
+        )
+    }
+    flow_used: dict[tuple[str, str, int], tuple[set[int], set[str]]] = {}
     for column, flows in analysis.flows.items():
-        if len(flows) and "source" in flows:
-            complete = flows["complete"].astype(bool)
-            pieces.append(
-                flows.assign(
-                    what=np.where(complete, f"{column}_by_year", f"{column}_part_year"),
-                    measure=np.where(
-                        complete,
-                        flows["year"].astype(str),
-                        flows["year"].astype(str) + " (" + flows["covered"] + ")",
-                    ),
-                    value=flows[column],
-                )
+        for record in flows.to_dict("records"):
+            months: set[int] = set()
+            for part in str(record["covered"]).split(","):
+                first, _, last = part.strip().partition("-")
+                months |= set(range(int(first), int(last or first) + 1))
+            named = str(record["source"]) if pd.notna(record["source"]) else ""
+            flow_used[(column, str(record["placement_type"]), int(record["year"]))] = (
+                months,
+                set(named.split("; ")),
             )
-    if not pieces:
-        return pd.DataFrame()
-    frame = pd.concat(pieces, ignore_index=True)
-    frame = frame[frame["source"].notna()]
-    keys = set(zip(shown["table"], shown["group"], shown["measure"].astype(str), strict=True))
-    keep = [
-        (w, str(g), str(m)) in keys
-        for w, g, m in zip(frame["what"], frame["placement_type"], frame["measure"], strict=True)
-    ]
-    frame = frame[keep]
-    if frame.empty:
-        return pd.DataFrame()
+    status = []
+    for row in read.itertuples(index=False):
+        src = str(row.source) if pd.notna(row.source) else ""
+        day = pd.Timestamp(row.reference_date)
+        if row.kind == "in_care_end":
+            if (row.placement_type, day, src) in chosen_sources and (
+                row.placement_type,
+                str(row.measure),
+                float(row.value),
+            ) in stock_keys:
+                status.append("placements.used_yes")
+            elif (row.placement_type, day) in chosen_dates:
+                same = chosen_values.get((row.placement_type, day)) == float(row.value)
+                status.append(
+                    "placements.used_same_figure" if same else "placements.used_other_source"
+                )
+            else:
+                status.append("placements.used_later_date")
+        else:
+            months, named = flow_used.get(
+                (row.kind, row.placement_type, int(str(row.measure)[:4])), (set(), set())
+            )
+            if src not in named:
+                status.append(_flow_status(published, row))
+            elif len(str(row.measure)) == 4:
+                status.append("placements.used_yes")
+            elif int(str(row.measure)[5:7]) in months:
+                status.append("placements.used_month")
+            else:
+                status.append(_flow_status(published, row))
+    suppressed = text("common.suppressed", language)
     out = pd.DataFrame(
         {
             text("placements.col_figure", language): [
                 text(
                     "placements.figure_stock"
-                    if w.startswith("in_care")
-                    else f"placements.figure_{w.split('_')[0]}",
+                    if kind == "in_care_end"
+                    else f"placements.figure_{kind}",
                     language,
                 )
-                for w in frame["what"]
+                for kind in read["kind"]
             ],
             text("dimension.placement_type", language): [
-                group_label("placement_type", g, language) for g in frame["placement_type"]
+                group_label("placement_type", g, language) for g in read["placement_type"]
             ],
-            text("placements.col_date", language): frame["measure"],
-            text("common.n", language): [format_number(v, language, 0) for v in frame["value"]],
-            text("placements.col_source", language): frame["source"].astype(str)
-            + (" — " + frame["source_url"].fillna("").astype(str) if "source_url" in frame else ""),
-            text("placements.col_quote", language): frame["quote"].fillna("")
-            if "quote" in frame
+            text("placements.col_date", language): [
+                (_finding_date(m, language) if kind == "in_care_end" else str(m))
+                for kind, m in zip(read["kind"], read["measure"], strict=True)
+            ],
+            text("common.n", language): [
+                format_number(v, language, 0) if v >= min_cell else suppressed
+                for v in read["value"]
+            ],
+            text("placements.col_source", language): read["source"].fillna("").astype(str)
+            + (" — " + read["source_url"].fillna("").astype(str) if "source_url" in read else ""),
+            text("placements.col_quote", language): read["quote"].fillna("").astype(str)
+            if "quote" in read
             else "",
+            text("placements.col_used", language): [text(k, language) for k in status],
         }
     )
-    return out.reset_index(drop=True)
+    out.index = pd.RangeIndex(1, len(out) + 1, name="№")
+    return out
 
 
 def indicator_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:

@@ -1595,7 +1595,7 @@ def load_counts(path: str | Path) -> LoadResult:
         ``valid`` in the layout of :func:`episodes_to_series`: ``period``
         (first day), ``period_kind`` (``YS``, ``QS`` or ``MS``), ``period_end``
         (last day), ``reference_date`` (the day of the stock: as given, else the
-        period's last day), ``oblast``, ``placement_type`` (categorical),
+        period's last day), ``date_stated`` (whether the row gave that day), ``oblast``, ``placement_type`` (categorical),
         ``age_band`` when given, the count columns present (nullable integers; an
         empty cell is a count not published, kept missing) and the source
         columns. ``valid.attrs["freq"]`` is the most common period kind.
@@ -1679,6 +1679,7 @@ def validate_counts(
         index=data.index,
     )
     problems = list(_count_key_problems(data, canon, period_problem))
+    canon["date_stated"] = False
     if "reference_date" in data.columns:
         given = ~is_empty(data["reference_date"])
         dates, date_problem = parse_dates(data["reference_date"])
@@ -1700,6 +1701,7 @@ def validate_counts(
             )
         )
         canon["reference_date"] = dates.where(dates.notna(), period_end)
+        canon["date_stated"] = dates.notna()
     if "age_band" in data.columns:
         band = as_text(data["age_band"]).str.replace(r"\s+", "", regex=True).str.replace("–", "-")
         accepted = (*AGE_BANDS, CHILD_AGE_BAND)
@@ -1815,6 +1817,10 @@ def _counts_frame(counts: pd.DataFrame | LoadResult) -> pd.DataFrame:
             frame[column] = frame[column].astype(str)
     if "source" not in frame:
         frame["source"] = pd.NA
+    if "date_stated" not in frame:  # a series or a table with its own dates: the dates are real
+        frame["date_stated"] = True
+    if "period_kind" not in frame:
+        frame["period_kind"] = frame.attrs.get("freq", "YS")
     return frame
 
 
@@ -1838,16 +1844,19 @@ def yearly_stocks(counts: pd.DataFrame | LoadResult, column: str = "in_care_end"
         One row per year and series (``oblast``, ``placement_type``, ``age_band``
         when given): ``year``, the keys, ``column`` (the figure exactly as
         published), ``reference_date`` (its real date), ``year_end`` (whether
-        that date is 31 December), ``source``, ``source_url``, ``quote`` when
-        the file has them, and ``other_sources`` (how many further figures of
-        other sources carry the same date: a disagreement to show, never merged).
+        that date is 31 December), ``date_stated`` (the source gives the day;
+        otherwise the date is the end of the published period and the report
+        says the date was not stated), ``period`` and ``period_kind`` of the
+        row, ``source``, ``source_url``, ``quote`` when the file has them, and
+        ``other_sources`` (how many further figures of other sources carry the
+        same date: a disagreement to show, never merged).
 
     Notes
     -----
     A figure belongs to the calendar year of its reference date. Among the
-    figures of a year the latest date wins; at equal dates the first row of the
-    file. Stocks are never added up across months, quarters, sources or
-    placement types.
+    figures of a year the latest date wins; at equal dates a figure whose
+    source states the date, then the first row of the file. Stocks are never
+    added up across months, quarters, sources or placement types.
 
     Examples
     --------
@@ -1860,14 +1869,28 @@ def yearly_stocks(counts: pd.DataFrame | LoadResult, column: str = "in_care_end"
     frame = _counts_frame(counts)
     keys = _series_keys(frame)
     extra = [c for c in COUNT_SOURCE_COLUMNS if c in frame.columns and c != "source"]
+    dated = ["date_stated", "period", "period_kind"]
     if column not in frame:
         return pd.DataFrame(
-            columns=["year", *keys, column, "reference_date", "year_end", "source", *extra]
+            columns=[
+                "year",
+                *keys,
+                column,
+                "reference_date",
+                "year_end",
+                *dated,
+                "source",
+                *extra,
+                "other_sources",
+            ]
         )
     rows = frame.loc[frame[column].notna()].copy()
     rows["year"] = pd.to_datetime(rows["reference_date"]).dt.year
     rows["_order"] = np.arange(len(rows))
-    rows = rows.sort_values(["reference_date", "_order"], ascending=[False, True], kind="stable")
+    rows["_stated"] = rows["date_stated"].astype(bool)
+    rows = rows.sort_values(
+        ["reference_date", "_stated", "_order"], ascending=[False, False, True], kind="stable"
+    )
     group = ["year", *keys]
     chosen = rows.groupby(group, sort=False, observed=True).head(1)
     same_date = rows.merge(
@@ -1879,7 +1902,17 @@ def yearly_stocks(counts: pd.DataFrame | LoadResult, column: str = "in_care_end"
     out = out.reset_index().sort_values(group, kind="stable")
     out["year_end"] = (out["reference_date"].dt.month == 12) & (out["reference_date"].dt.day == 31)
     return out[
-        ["year", *keys, column, "reference_date", "year_end", "source", *extra, "other_sources"]
+        [
+            "year",
+            *keys,
+            column,
+            "reference_date",
+            "year_end",
+            *dated,
+            "source",
+            *extra,
+            "other_sources",
+        ]
     ].reset_index(drop=True)
 
 
@@ -1919,8 +1952,11 @@ def yearly_flows(counts: pd.DataFrame | LoadResult, column: str = "entries") -> 
     of one source are added up (flows over disjoint periods add); the result is
     the year's flow only when they cover all 12 months, otherwise it is a
     partial figure labelled with the months it covers. When several sources
-    give a year, a yearly figure comes first, then the source covering most
-    months, then the first in the file.
+    give a year, a yearly figure comes first, then the figure covering most
+    months, then the first in the file. Months given by different sources (the
+    monthly releases of one agency quoted by different pages) are added when
+    each month comes once; a month two sources give is taken from the first, never
+    added twice; the ``source`` is then the list of sources used.
 
     Examples
     --------
@@ -1969,12 +2005,58 @@ def yearly_flows(counts: pd.DataFrame | LoadResult, column: str = "entries") -> 
             if len(months) != len(distinct):  # overlapping periods of one source: not added
                 record.update({column: np.nan, "complete": False})
         out.append(record)
+    for _, sub in rows.groupby(["year", *keys], sort=False, observed=True):
+        record = _months_across_sources(sub, column, keys, extra)
+        if record is not None:
+            out.append(record)
     result = pd.DataFrame(out).sort_values("_rank", kind="stable")
     result = result.groupby(["year", *keys], sort=False, observed=True).head(1)
     result = result.sort_values(["year", *keys], kind="stable").drop(columns="_rank")
     result = result.dropna(subset=[column])
     result[column] = result[column].astype("int64")
     return result[columns].reset_index(drop=True)
+
+
+def _months_across_sources(
+    sub: pd.DataFrame, column: str, keys: Sequence[str], extra: Sequence[str]
+) -> dict | None:
+    """Months and quarters of a year from several sources, each month taken once (first in the file).
+
+    None when one source (or a yearly figure) already covers as much: the
+    single-source figure is then kept. Months are disjoint periods, so they add;
+    two sources for the same month are never added (the first is used).
+    """
+    periods = sub[sub["period_kind"] != "YS"].sort_values("_order", kind="stable")
+    if periods["_source"].nunique() < 2 or (sub["period_kind"] == "YS").any():
+        return None
+    covered: set[int] = set()
+    total, used = 0, []
+    for row in periods.to_dict("records"):
+        start = pd.Timestamp(row["period"])
+        months = set(range(start.month, start.month + PERIOD_MONTHS[row["period_kind"]]))
+        if months & covered:
+            continue
+        covered |= months
+        total += int(row[column])
+        used.append(row)
+    if len({r["_source"] for r in used}) < 2:
+        return None
+    first = used[0]
+    record = {c: first[c] for c in ("year", *keys)}
+    record.update({c: pd.NA for c in extra})
+    record.update(
+        {
+            column: total,
+            "months": len(covered),
+            "covered": _months_text(sorted(covered)),
+            "complete": len(covered) == 12,
+            "source": "; ".join(
+                dict.fromkeys(str(r["source"]) for r in used if pd.notna(r["source"]))
+            ),
+            "_rank": (1, -len(covered), int(min(r["_order"] for r in used))),
+        }
+    )
+    return record
 
 
 def stock_totals(
@@ -2010,7 +2092,8 @@ def stock_totals(
     """
     keys = [c for c in ("oblast", "age_band") if c in stocks.columns]
     types = sorted(set(stocks["placement_type"].astype(str))) if types is None else list(types)
-    columns = ["year", *keys, "placement_type", column, "reference_date", "source"]
+    dated = [c for c in ("date_stated", "period", "period_kind") if c in stocks.columns]
+    columns = ["year", *keys, "placement_type", column, "reference_date", *dated, "source"]
     if stocks.empty or not types:
         return pd.DataFrame(columns=columns)
     frame = stocks.assign(
@@ -2035,6 +2118,11 @@ def stock_totals(
                     "source": sub["source"].iloc[0],
                 }
             )
+            if "date_stated" in sub:
+                values["date_stated"] = bool(sub["date_stated"].astype(bool).all())
+            for name in ("period", "period_kind"):
+                if name in sub:
+                    values[name] = sub[name].iloc[0]
             out.append(values)
     return pd.DataFrame(out, columns=columns)
 
@@ -2043,3 +2131,109 @@ def count_oblasts(counts: pd.DataFrame | LoadResult) -> list[str]:
     """The scopes a counts table has figures for: ``all`` and/or NUTS-3 codes, sorted."""
     frame = counts.valid if isinstance(counts, LoadResult) else counts
     return sorted(set(frame["oblast"].astype(str)), key=lambda s: (s != NATIONAL, s))
+
+
+def stock_measures(frame: pd.DataFrame) -> pd.Series:
+    """Each stock's label: its ISO date where the source states the day, else the period as published.
+
+    ``"2023-10-31"``; ``"2017"``, ``"2014-12"`` or ``"2019-Q3"`` when the source gives
+    only the year, month or quarter (a report then says the date was not stated,
+    instead of calling it 31 December).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"period": ["2017", "2023-10"], "oblast": "all",
+    ...     "placement_type": "institution", "in_care_end": [900, 202],
+    ...     "reference_date": ["", "31.10.2023"]})
+    >>> stock_measures(yearly_stocks(validate_counts(table))).tolist()
+    ['2017', '2023-10-31']
+    """
+    dates = pd.to_datetime(frame["reference_date"])
+    iso = dates.dt.strftime("%Y-%m-%d")
+    if "date_stated" not in frame or "period" not in frame:
+        return iso
+    stated = frame["date_stated"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    words = _period_words(frame)
+    return pd.Series(np.where(stated, iso.to_numpy(), words.to_numpy()), index=frame.index)
+
+
+def _period_words(frame: pd.DataFrame) -> pd.Series:
+    """The published period of each row as text: ``2017``, ``2014-12`` or ``2019-Q3``."""
+    period = pd.to_datetime(frame["period"])
+    kind = frame.get("period_kind", pd.Series("YS", index=frame.index)).astype(str).to_numpy()
+    words = np.select(
+        [kind == "MS", kind == "QS"],
+        [
+            period.dt.strftime("%Y-%m").to_numpy(),
+            (period.dt.year.astype(str) + "-Q" + period.dt.quarter.astype(str)).to_numpy(),
+        ],
+        period.dt.year.astype(str).to_numpy(),
+    )
+    return pd.Series(words, index=frame.index)
+
+
+def counts_as_read(counts: pd.DataFrame | LoadResult) -> pd.DataFrame:
+    """Every figure of a counts table, one row per figure in file order, as it was published.
+
+    Returns
+    -------
+    DataFrame
+        ``kind`` (``in_care_end``, ``entries`` or ``exits``), ``oblast``,
+        ``placement_type``, ``measure`` (a stock's :func:`stock_measures` label, a
+        flow's period), ``reference_date``, ``value``, ``source`` and, when the
+        file has them, ``source_url`` and ``quote``. Nothing is added or dropped:
+        two sources for one date are two rows.
+    """
+    frame = _counts_frame(counts)
+    columns = ["kind", "oblast", "placement_type", "measure", "reference_date", "value", "source"]
+    pieces = []
+    for column in (*STOCK_COLUMNS, *FLOW_COLUMNS):
+        if column not in frame:
+            continue
+        sub = frame[frame[column].notna()]
+        if sub.empty:
+            continue
+        measure = stock_measures(sub) if column in STOCK_COLUMNS else _period_words(sub)
+        extra = {c: sub[c] for c in ("source_url", "quote") if c in sub}
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "kind": column,
+                    "oblast": sub["oblast"].astype(str),
+                    "placement_type": sub["placement_type"].astype(str),
+                    "measure": measure,
+                    "reference_date": pd.to_datetime(sub["reference_date"]),
+                    "value": sub[column].astype("int64"),
+                    "source": sub["source"].astype("string"),
+                    **extra,
+                }
+            )
+        )
+    if not pieces:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(pieces).sort_index(kind="stable").reset_index(drop=True)
+
+
+def source_summary(counts: pd.DataFrame | LoadResult) -> dict[str, int]:
+    """How many figures and sources a counts table has, and at how many dates sources disagree.
+
+    ``disagreements`` counts (kind, oblast, placement type, reference date) with
+    two or more different values from different sources; a figure whose source
+    gives only the year or the month counts at the end of that period.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"period": ["2017", "2017"], "oblast": "all",
+    ...     "placement_type": "institution", "in_care_end": [900, 979],
+    ...     "source": ["UNICEF", "Opening Doors"]})
+    >>> source_summary(validate_counts(table))
+    {'figures': 2, 'sources': 2, 'disagreements': 1}
+    """
+    read = counts_as_read(counts)
+    named = read.dropna(subset=["source"])
+    values = named.groupby(["kind", "oblast", "placement_type", "reference_date"])["value"]
+    return {
+        "figures": len(read),
+        "sources": int(named["source"].nunique()),
+        "disagreements": int((values.nunique() > 1).sum()) if len(named) else 0,
+    }

@@ -289,6 +289,16 @@ class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an
     """A run or batch stopped by a signal (SIGTERM, SIGHUP, or its parent process dying)."""
 
 
+    # The placement study on published national figures from public sources (data/public/):
+    # its own title and index row beside the synthetic report, no per-oblast headline.
+    "placements_public": Study(
+        "placements_public",
+        "placements_study.ipynb",
+        "placements.title_public",
+        input_files=("episodes", "counts", "population"),
+        choices={"frequency": ("MS", "QS")},
+        dates=("reform_date",),
+    ),
 class BatchInterrupted(Exception):  # noqa: N818
     """A batch stopped by Ctrl-C or a signal; ``batch`` holds the runs that ended.
 
