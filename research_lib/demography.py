@@ -93,7 +93,8 @@ def sprague_split(groups: Sequence[float]) -> np.ndarray:
     The first two groups use the first and second panels of Sprague multipliers
     on groups 1-5; a middle group the middle panel on the two groups either side;
     the last two groups the mirrored panels on the last five groups. The formula
-    reproduces any polynomial of degree 4 or less exactly; for very small
+    reproduces exactly single-year counts that follow a polynomial of degree 3 or
+    less in age (a cumulative count of degree 4 or less); for very small
     populations a single year may come out slightly negative.
     """
     values = np.asarray(groups, dtype="float64")

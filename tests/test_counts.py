@@ -285,3 +285,81 @@ def test_foster_families_disagreement_listed():
     assert "towards late 2017" in unicef["reference_date"].iloc[0]
     readme = (PUBLIC / "README.md").read_text(encoding="utf-8")
     assert "2 257" in readme and "5 695" in readme and "towards late 2017" in readme
+
+
+# ----------------------------------------------------------------------------- items 2 and 3
+
+
+def test_sprague_split_is_exact_for_cubics_and_keeps_group_totals():
+    """Reference: the analytic polynomial (Sprague reproduces single-year counts of degree <= 3)."""
+    import numpy as np
+    from numpy.polynomial import polynomial as poly
+
+    from research_lib.demography import SPRAGUE_FIRST, SPRAGUE_MIDDLE, SPRAGUE_SECOND, sprague_split
+
+    ages = np.arange(35.0)
+    single = poly.polyval(ages, [12000.0, -150.0, 6.0, -0.09])
+    split = sprague_split(single.reshape(7, 5).sum(axis=1))
+    assert np.allclose(split, single, atol=1e-8)
+    # each panel hands a group's count to its own five ages only
+    assert np.allclose(SPRAGUE_FIRST.sum(axis=0), [1, 0, 0, 0, 0])
+    assert np.allclose(SPRAGUE_SECOND.sum(axis=0), [0, 1, 0, 0, 0])
+    assert np.allclose(SPRAGUE_MIDDLE.sum(axis=0), [0, 0, 1, 0, 0])
+    groups = [61_000, 60_500, 64_200, 66_900, 62_300, 58_800]  # НСИ-shaped 0-4 ... 25-29
+    assert np.allclose(sprague_split(groups).reshape(6, 5).sum(axis=1), groups)
+
+
+def test_rates_per_100k_on_published_counts_with_the_nsi_total():
+    """Reference: 202 children in institutions at end 2023 / 1,104,198 children 0-17 (НСИ)."""
+    population = Path(__file__).resolve().parents[1] / "data/reference/child_population_nsi.csv"
+    _, _, published = run(PUBLIC / "national_counts.csv", population=population)
+    rates = shown(published, "in_care_per_100k")
+    assert rates[("institution", "2023-12-31")] == pytest.approx(202 / 1_104_198 * 1e5, rel=1e-5)
+    assert rates[("foster", "2023-10-31")] == pytest.approx(1548 / 1_104_198 * 1e5, rel=1e-5)
+    assert not any(m.startswith("2014") for _, m in rates)  # no population for 2014: no rate
+
+
+def test_its_on_monthly_counts_with_a_population_offset(tmp_path):
+    """Monthly institution entries 2013-2018 drawn with a planted level change (RR 0.6 from 2016)."""
+    import numpy as np
+
+    rng = np.random.default_rng(12)
+    months = pd.date_range("2013-01-01", "2018-12-01", freq="MS")
+    mean = 120 * np.where(months >= "2016-01-01", 0.6, 1.0)
+    counts = rng.poisson(mean)
+    rows = [
+        {
+            "period": m.strftime("%Y-%m"),
+            "oblast": "all",
+            "placement_type": "institution",
+            "entries": int(c),
+        }
+        for m, c in zip(months, counts, strict=True)
+    ]
+    pop = [
+        {
+            "oblast": "all",
+            "year": y,
+            "age_band": "0-17",
+            "population": 1_200_000 - 10_000 * (y - 2013),
+        }
+        for y in range(2013, 2019)
+    ]
+    population = write(tmp_path, "population.csv", pop)
+    data, analysis, published = run(write(tmp_path, "monthly.csv", rows), population=population)
+    assert "institution" in analysis.its
+    its = published[published["table"] == "its_institution_entries"].set_index("measure")
+    level = its.loc["level_change"]
+    assert level["ci_low"] <= 0.6 <= level["ci_high"] and level["ci_high"] < 1
+    paragraphs = " ".join(ps.data_and_method(data, analysis, 5, "en"))
+    assert "No interrupted time series" not in paragraphs
+
+
+def test_regional_comparison_on_oblast_counts(oblast_file):
+    """Reference: Varna's family-based share by hand, (131 + 210) / (131 + 210 + 96 + 12)."""
+    _, analysis, published = run(oblast_file, oblast="varna")
+    assert "funnel" in analysis.regional
+    share = shown(published, "family_based_share")
+    assert share[("BG331", "share")] == pytest.approx((131 + 210) / 449, rel=1e-5)
+    # Plovdiv has no institution figure at that date: it is left out, not given a wrong share
+    assert ("BG421", "share") not in share
