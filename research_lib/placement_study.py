@@ -1092,7 +1092,11 @@ def key_findings(
 
 
 def _stock_findings(published: pd.DataFrame, language: str) -> list[str]:
-    """Published counts: per placement type, the first and the latest stock with their dates."""
+    """Published counts: per placement type, the first and the latest stock with their dates.
+
+    When the figures come from more than one source, a sentence saying so comes first
+    (a brief that quotes the first findings quotes it too).
+    """
     from research_lib.labels import group_label, text
     from research_lib.reporting import format_number as fmt
 
@@ -1124,14 +1128,15 @@ def _stock_findings(published: pd.DataFrame, language: str) -> list[str]:
     sources = published[
         (published["table"] == "count_sources") & ~published["suppressed"].astype(bool)
     ].set_index("measure")["value"]
-    if sources.get("sources", 0) > 1:
-        out.append(
+    if sources.get("sources", 0) > 1:  # first: it qualifies every figure after it
+        out.insert(
+            0,
             text(
                 "placements.finding_mixed_sources",
                 language,
                 sources=int(sources["sources"]),
                 disagreements=int(sources.get("disagreements", 0)),
-            )
+            ),
         )
     return out
 
