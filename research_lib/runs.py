@@ -54,7 +54,7 @@ run at a time (default: the number of cores). Workers are separate processes
 Examples
 --------
 >>> sorted(STUDIES)
-['brief', 'placements', 'qol']
+['brief', 'placements', 'placements_public', 'qol']
 >>> STUDIES["qol"].input_files
 ('responses', 'codebook')
 >>> one_line_error("ValueError", "no children\\n in  foster care", 7)
