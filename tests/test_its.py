@@ -469,3 +469,80 @@ def test_change_at_end_vs_hand(sicily: pd.DataFrame) -> None:
 def test_change_direction_words(low: float, high: float, expected: str) -> None:
     """A wide interval is 'compatible' (with a fall and a rise), never 'no change'."""
     assert change_direction(low, high) == expected
+
+
+# --------------------------------------------------------------------------- #
+# Partial pooling across oblasts
+# --------------------------------------------------------------------------- #
+def test_pool_estimates_matches_statsmodels_meta_analysis() -> None:
+    """Independent reference: statsmodels combine_effects (DerSimonian-Laird)."""
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    from research_lib.its import pool_estimates
+
+    rng = np.random.default_rng(40)
+    se = rng.uniform(0.05, 0.4, 20)
+    y = rng.normal(-0.5, 0.2, 20) + rng.normal(0, se)
+    table = pool_estimates(y, se)
+    reference = combine_effects(y, se**2, method_re="dl")
+    assert table["pooled"].iloc[0] == pytest.approx(reference.mean_effect_re, rel=1e-9)
+    assert table["tau2"].iloc[0] == pytest.approx(reference.tau2, rel=1e-9)
+    assert table["pooled_se"].iloc[0] == pytest.approx(reference.sd_eff_w_re, rel=1e-9)
+    # shrinkage pulls the imprecise units most
+    weight = table["weight"].to_numpy()
+    assert np.corrcoef(weight, se)[0, 1] < -0.8
+    assert (table["shrunken_se"] <= table["se"] + 1e-12).all()
+
+
+@pytest.mark.slow
+def test_pooled_oblast_estimates_cover_the_planted_effects() -> None:
+    """Planted truth: 28 oblasts' true log level changes ~ N(log 0.6, 0.15), precision varying.
+
+    The shrunken intervals cover each oblast's own true effect about 95% of the time
+    (pooled over oblasts and simulations; 94% measured, an empirical-Bayes plug-in of
+    tau gave 87%) and the shrunken estimates are closer to the truth than each
+    oblast alone, most of all for the small oblasts.
+    """
+    from research_lib.its import pool_estimates
+
+    rng = np.random.default_rng(41)
+    se = np.linspace(0.05, 0.6, 28)  # large ... small oblasts
+    covered = covered_small = 0
+    error_raw = error_pooled = 0.0
+    sims = 300
+    for _ in range(sims):
+        truth = rng.normal(np.log(0.6), 0.15, 28)
+        y = truth + rng.normal(0, se)
+        table = pool_estimates(y, se)
+        inside = (table["shrunken_low"] < truth) & (truth < table["shrunken_high"])
+        covered += inside.sum()
+        covered_small += inside.iloc[-7:].sum()
+        error_raw += float(np.sum((y - truth) ** 2))
+        error_pooled += float(np.sum((table["shrunken"] - truth) ** 2))
+    assert 0.92 < covered / (28 * sims) < 0.98
+    assert 0.90 < covered_small / (7 * sims) < 0.99
+    assert error_pooled < 0.5 * error_raw
+
+
+def test_pool_its_reads_each_fit() -> None:
+    """Ten simulated oblast series of different sizes, true level change 0.7 in each."""
+    from research_lib.its import pool_its
+
+    rng = np.random.default_rng(42)
+    t = np.arange(1, 73)
+    post = (t > 36).astype(int)
+    results = {}
+    for i, size in enumerate(np.geomspace(3, 200, 10)):
+        y = rng.poisson(size * np.exp(-0.003 * t + np.log(0.7) * post))
+        frame = pd.DataFrame({"y": y, "t": t, "post": post})
+        results[f"o{i}"] = fit_its(frame, "y", "t", "post", family="quasipoisson")
+    table = pool_its(results)
+    assert table.index.tolist() == list(results)
+    own = results["o0"].table.loc["level_change"]
+    assert table.loc["o0", "rate_ratio"] == pytest.approx(own["estimate"])
+    assert table.loc["o0", "rr_low"] == pytest.approx(own["ci_low"])
+    small = table.loc["o0"]
+    assert small["pooled_rr_high"] - small["pooled_rr_low"] < small["rr_high"] - small["rr_low"]
+    assert small["pooled_rr_low"] < 0.7 < small["pooled_rr_high"]
+    with pytest.raises(InputError, match="no term"):
+        pool_its(results, term="nonsense")
