@@ -267,6 +267,16 @@ STUDIES: dict[str, Study] = {
         choices={"frequency": ("MS", "QS")},
         dates=("reform_date",),
     ),
+    # The placement study on published national figures from public sources (data/public/):
+    # its own title and index row beside the synthetic report, no per-oblast headline.
+    "placements_public": Study(
+        "placements_public",
+        "placements_study.ipynb",
+        "placements.title_public",
+        input_files=("episodes", "counts", "population"),
+        choices={"frequency": ("MS", "QS")},
+        dates=("reform_date",),
+    ),
     "brief": Study(
         "brief",
         "policy_brief.ipynb",
@@ -289,16 +299,6 @@ class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an
     """A run or batch stopped by a signal (SIGTERM, SIGHUP, or its parent process dying)."""
 
 
-    # The placement study on published national figures from public sources (data/public/):
-    # its own title and index row beside the synthetic report, no per-oblast headline.
-    "placements_public": Study(
-        "placements_public",
-        "placements_study.ipynb",
-        "placements.title_public",
-        input_files=("episodes", "counts", "population"),
-        choices={"frequency": ("MS", "QS")},
-        dates=("reform_date",),
-    ),
 class BatchInterrupted(Exception):  # noqa: N818
     """A batch stopped by Ctrl-C or a signal; ``batch`` holds the runs that ended.
 
