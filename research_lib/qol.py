@@ -90,6 +90,24 @@ class QolData:
         """The children of the wave analysed."""
         return self.scored[self.scored["wave"] == self.wave]
 
+    @property
+    def known_ids(self) -> frozenset[str]:
+        """Every respondent and service id in the file: all oblasts and waves, rejected rows too.
+
+        Pass it to :func:`research_lib.voices.select_quotes` (``known_ids=``) so
+        that an answer naming another child's id is masked whatever wave or
+        oblast that child is in.
+        """
+        ids: set[str] = set()
+        for column in ("respondent_id", "service_id"):
+            if column in self.load.valid.columns:
+                ids |= {str(v) for v in self.load.valid[column].dropna().unique()}
+        rejected = self.load.rejected
+        if {"column", "value"} <= set(rejected.columns):
+            values = rejected.loc[rejected["column"].isin(["respondent_id", "service_id"]), "value"]
+            ids |= {str(v) for v in values.dropna().unique()}
+        return frozenset(ids)
+
 
 @dataclass(frozen=True)
 class QolAnalysis:

@@ -9,35 +9,43 @@ is shown only
 * from a group with at least ``min_cell`` children who answered the question
   (:func:`select_quotes`), so a quote cannot be traced to one of very few children.
 
-:func:`redact` recognises, in this order: e-mail addresses; web links and
-``@handles``; ЕГН / personal numbers; phone numbers (Bulgarian mobile and
-landline formats, with ``+359`` / ``00359``); dates (``12.03.2011``,
-``12/03/2011``, ``2011-03-12``, ``12 март 2011``, ``March 12, 2011``); any other
-run of 7+ digits; street addresses (``ул.``, ``бул.``, ``ж.к.``, ``кв.``, ``бл.``,
-``вх.``, ``ап.``, ``ет.``, ``улица`` ... and ``str.``, ``ulitsa``, ``Street``);
-towns, villages and named schools or services (``гр. Видин``, ЦНСТ „Слънце“,
-``125 СУ``); personal names: self-introductions (``казвам се ...``, ``аз съм ...``,
-``my name is ...``), capitalised words after kinship or role words (``брат ми``,
-``баба``, ``възпитателката``, ``г-жа``, ``my sister`` ...), first name + surname
-pairs (surnames in -ов/-ев/-ова/-ева/-ски/-ска/-ин/-ина ...), surname-like
-capitalised words inside a sentence, and a list of common first names and
-diminutives (:data:`COMMON_FIRST_NAMES`, matched as capitalised whole words).
+:func:`redact` recognises, in this order: e-mail addresses, also obfuscated
+(``ivan.petrov(at)gmail.com``, ``ivan at abv dot bg``, ``маймунка``); web links,
+``@handles`` and user names (``ivan_2011``); ЕГН / personal numbers; phone numbers
+(Bulgarian mobile and landline formats, ``+359`` / ``00359``, and digits in groups
+such as ``987 65 43``); dates; street addresses with or without dots (``ул.``,
+``ул``, ``бул``, ``жк``, ``бл``, ``вх``, ``ап`` ..., ``str.``, ``Street``, and
+``на Шипка 12``); towns and villages (``гр Видин``, ``с. ...``, ``община ...``);
+services and schools by abbreviation (ЦНСТ, ЦНСТДБУ, КСУ, ДДЛРГ, ЦОП, СУ, ОУ, ДГ,
+ПГ ...) followed by a name, a quoted name, a number or a place, and by kind
+(``Математическата гимназия``); personal names after a self-introduction or a
+kinship / role word; then, word by word (:func:`_name_tokens`), every capitalised
+Cyrillic word inside a sentence (a proper noun in Bulgarian) except ordinary words
+children capitalise, listed first names, diminutives and vocatives (:func:`first_names`,
+from ``data/reference/bg_first_names.csv``) and listed surnames in all their forms
+(``bg_surnames.csv``) anywhere, names in capitals (``ГЕОРГИ ИВАНОВ``), and listed
+names in lower case when they are not also ordinary words. :func:`select_quotes`
+also masks every respondent or service id of the file and any code shaped like one.
+
+Every pattern runs in time linear in the length of the answer (see :func:`_rules`);
+``benchmarks/bench_redact.py`` measures 100 KB and 1 MB answers of adversarial shapes.
 
 Notes
 -----
 Redaction is automatic and errs on the side of removing too much. It cannot be
-complete: a person must read every quote before it is published. Known limits:
+complete: a person must read every quote before it is published. Known limits
+(the README section "Children's own words: what redaction does not catch" has
+the full list):
 
-* names written in lower case (``иван``) or in an unusual spelling, names not in
-  the list used alone, vocative and other inflected forms (``Иване``) are missed,
-  except after a self-introduction or a kinship / role word;
-* place names used alone (``във Видин``), addresses without a keyword
-  (``Шипка 12``), nicknames, school classes, rare events, a distinctive story or
-  style can still identify a child - only a human reader can judge that;
-* obfuscated contacts (``maria at example dot com``, digits written as words)
-  are not recognised;
-* over-redaction: a capitalised common word that equals a listed name or looks
-  like a surname (e.g. a town ending in -ов) is replaced too.
+* a name in no list that opens a sentence on its own, and names that are also
+  ordinary words (``Вяра``, ``Надежда``, ``Любов``) at the start of a sentence,
+  are kept - on purpose, so that ``Надежда няма`` stays as written;
+* nicknames and spellings not in the lists, names in Latin letters beyond a short
+  list, places named without a keyword at the start of a sentence;
+* digits written as words, other obfuscations;
+* over-redaction: any capitalised word inside a sentence that is not in the short
+  list of ordinary ones (brands, titles) is replaced, and so are groups of digits
+  that look like a phone number.
 
 Examples
 --------
@@ -53,7 +61,7 @@ import csv
 import functools
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +75,7 @@ __all__ = [
     "COMMON_FIRST_NAMES",
     "COMMON_FIRST_NAMES_LATIN",
     "DEFAULT_SEED",
+    "first_names",
     "redact",
     "select_quotes",
 ]
@@ -223,6 +232,11 @@ _KIN_EN = (
     r"|grandfather|aunt|auntie|uncle|cousin|boyfriend|girlfriend|friend|carer|caregiver"
     r"|teacher|social\s+worker|key\s*worker|director|psychologist|Mrs|Mr|Ms|Mx|Miss|Dr"
 )
+_INTRO = (
+    r"казвам\s+се|аз\s+се\s+казвам|името\s+ми\s+е|името\s+ми|викат\s+ми|наричат\s+ме"
+    r"|казват\s+ми|my\s+name\s+is|my\s+name's|i\s+am\s+called|I\s+am\s+called"
+)
+_I_AM = r"аз\s+съм|I'm|I\s+am|they\s+call\s+me|people\s+call\s+me|call\s+me"
 _MONTHS_BG = "януари|февруари|март|април|май|юни|юли|август|септември|октомври|ноември|декември"
 _MONTHS_EN = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -236,16 +250,97 @@ _NOT_HOUSE = (
     r"|души|минути|сутринта|вечерта|%|евро|от|до|и"
 )
 
+_DIGIT = re.compile(r"\d")
+_UPPER_PAIR = re.compile(rf"[{_UP}]{{2}}")
+_GATE_WORDS: dict[str, tuple[str, ...]] = {
+    "at": ("@", "(at", "[at", "{at", "<at", " at ", "(а)", "(a)", "маймунка", "кльомба"),
+    "link": ("http", "www.", ".com/", "@"),
+    "egn": ("егн", "лнч", "egn", "personal"),
+    "address": (
+        "ул",
+        "бул",
+        "ж",
+        "кв",
+        "бл",
+        "вх",
+        "ап",
+        "ет",
+        "str",
+        "ul",
+        "bl",
+        "vh",
+        "ap",
+        "street",
+        "road",
+        "rd.",
+        "avenue",
+        "ave.",
+        "boulevard",
+        "lane",
+        "square",
+        "flat",
+        "floor",
+        "block",
+        "entrance",
+    ),
+    "town": ("гр", "с.", "село", "общ", "обл", "town of", "village of"),
+    "school": ("гимназия", "училище"),
+    "institution": ("училище", "гимназия", "градина", "център", "дом", "комплекс", "приют"),
+    "intro": ("казвам", "казват", "името", "викат", "наричат", "name", "called"),
+    "i_am": ("аз съм", "i'm", "i am", "call me"),
+}
+
+
+def _gates(text: str) -> dict[str, bool]:
+    """Cheap tests (substring searches) of which rules can match ``text`` at all."""
+    low = text.lower()
+    digit = _DIGIT.search(text) is not None
+    gates = {key: any(word in low for word in words) for key, words in _GATE_WORDS.items()}
+    gates["digit"] = digit
+    gates["handle"] = digit or "_" in text
+    gates["town"] = gates["town"] or digit
+    gates["institution"] = gates["institution"] or _UPPER_PAIR.search(text) is not None
+    gates["kin"] = True
+    return gates
+
+
+def _cased(alternatives: str) -> str:
+    """``a|b`` -> ``a|A|b|B``: the same words starting in lower or upper case.
+
+    Patterns that start with a plain alternation of words let the regular
+    expression engine skip quickly to the positions where one can start,
+    which ``(?i:...)`` or a leading ``\\b`` would prevent. Only top-level
+    ``|`` separate alternatives.
+    """
+    words, depth, current = [], 0, ""
+    for char in alternatives:
+        if char == "|" and depth == 0:
+            words.append(current)
+            current = ""
+            continue
+        depth += (char == "(") - (char == ")")
+        current += char
+    words.append(current)
+    out = []
+    for word in words:
+        out.append(word)
+        if word[:1].isalpha() and word[:1].islower():
+            out.append(word[0].upper() + word[1:])
+    return "|".join(out)
+
+
 _Replace = Callable[[re.Match[str], dict[str, str]], str] | None
-_Rule = tuple[str, re.Pattern[str], _Replace]
+_Rule = tuple[str, re.Pattern[str], _Replace, str]
 
 
 @functools.cache
 def _rules() -> list[_Rule]:
-    """(category, pattern, replacement) in the order they are applied.
+    """(category, pattern, replacement, gate) in the order they are applied.
 
     A replacement of ``None`` replaces the whole match by the placeholder; a
-    function gets the match and the placeholders and returns the new text.
+    function gets the match and the placeholders and returns the new text. A
+    rule runs only if its gate (:func:`_gates`: a cheap test that the text can
+    hold such an identifier at all) is true.
 
     Every pattern runs in time linear in the length of the text: a repeated
     part either starts after a look-behind that stops it from starting again
@@ -277,20 +372,25 @@ def _rules() -> list[_Rule]:
                 rf"{local}(?:(?:{at_word}|{at_plain}){domain_word}|@[\w-]++(?:\.[\w-]++)*+)"
             ),
             None,
+            "at",
         ),
         (
             "profile",
             re.compile(
-                r"(?i:https?://|www\.)\S++"
-                r"|(?<![\w@])(?i:facebook|fb|instagram|tiktok|youtube|snapchat|twitter)\.com/\S++"
-                r"|(?<![\w@])@\w[\w.]*+"
+                r"(?:https?|HTTPS?|Https?|www|WWW|Www)(?:://|\.)\S++"
+                rf"|(?:{_cased('facebook|fb|instagram|tiktok|youtube|snapchat|twitter')})\.com/\S++"
+                r"|@\w[\w.]*+"
             ),
             _link,
+            "link",
         ),
         (
             "profile",
-            re.compile(r"(?<![\w.@-])(?:[^\W\d_]++[\d_]|\d++[^\W\d_]|_)[\w.]*+"),
+            re.compile(
+                r"(?<![\w.@-])(?:[^\W\d_]++(?:\.[^\W\d_]++)*+\.?[\d_]|\d++[^\W\d_]|_)[\w.]*+"
+            ),
             _handle,
+            "handle",
         ),
         (
             "id_number",
@@ -298,8 +398,9 @@ def _rules() -> list[_Rule]:
                 r"(?i:\b(?:ЕГН|ЛНЧ|EGN|personal\s+(?:id\s+)?number)\b)(\s*[:№-]?\s*)\d[\d ]{4,12}\d"
             ),
             lambda m, k: _keep_prefix(m, k["id_number"]),
+            "egn",
         ),
-        ("id_number", re.compile(r"(?<![\d+])\d{10}(?!\d)"), _ten_digits),
+        ("id_number", re.compile(r"(?<![\d+])\d{10}(?!\d)"), _ten_digits, "digit"),
         (
             "date",
             re.compile(
@@ -310,6 +411,7 @@ def _rules() -> list[_Rule]:
                 rf"|\b(?:{_MONTHS_EN})\b\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?(?!\d)"
             ),
             None,
+            "digit",
         ),
         (
             "phone",
@@ -320,11 +422,13 @@ def _rules() -> list[_Rule]:
                 r"|(?<!\d)\d{7,}+(?!\d)"
             ),
             None,
+            "digit",
         ),
         (
             "phone",
             re.compile(r"(?<![\w+.,/-])\d{2,4}(?:[ ./-]\d{2,4}){1,5}(?!\w|[.,/-]\d)"),
             _digit_groups,
+            "digit",
         ),
         (
             "address",
@@ -338,6 +442,7 @@ def _rules() -> list[_Rule]:
                 rf"|(?<!\w)(?:\d+[a-z]?\s+)?{_LCAP}(?:\s+{_LCAP})?\s+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Boulevard|Blvd\.?|Lane|Square)"
             ),
             None,
+            "address",
         ),
         (
             "address",
@@ -346,6 +451,7 @@ def _rules() -> list[_Rule]:
                 rf"(?!\s*(?:{_NOT_HOUSE})\b)"
             ),
             lambda m, k: _keep_prefix(m, k["address"]),
+            "digit",
         ),
         (
             "place",
@@ -356,6 +462,7 @@ def _rules() -> list[_Rule]:
                 rf"|(?<!\w)(?:{_SCHOOLS})\s*(?:№\s*)?\d{{1,3}}\b(?:\s*{quoted})?{location}"
             ),
             None,
+            "town",
         ),
         (
             "place",
@@ -364,6 +471,7 @@ def _rules() -> list[_Rule]:
                 rf"(?:\s+(?:„|\")?{_CAP}(?:\s+{_CAP})*+[“”\"]?)?{location}"
             ),
             _school_kind,
+            "school",
         ),
         (
             "place",
@@ -375,31 +483,34 @@ def _rules() -> list[_Rule]:
                 rf"|(?<!\w)((?:{_SERVICES}|{_SCHOOLS})(?!\w))(?:\s*,?\s*(?:гр\.?|град|с\.|село)\s*{_CAP}(?:[\s-]+{_CAP})*+)"
             ),
             lambda m, k: f"{m.group(1) or m.group(2)} {k['place']}",
+            "institution",
         ),
         (
             "name",
             re.compile(
-                r"(?i:\b(?:казвам\s+се|аз\s+се\s+казвам|името\s+ми\s+е|името\s+ми|викат\s+ми|наричат\s+ме"
-                r"|казват\s+ми|my\s+name\s+is|my\s+name's|i\s+am\s+called))(?!\w)"
+                rf"(?:{_cased(_INTRO)})(?!\w)"
                 rf"(\s*[:,-]?\s*){_WORD}(?:\s+(?:{_ANY_CAP}|{_SURNAME_LOWER}|{_LATIN_LOWER_SURNAME}))*"
             ),
-            lambda m, k: _keep_prefix(m, k["name"]),
+            _word_start(lambda m, k: _keep_prefix(m, k["name"])),
+            "intro",
         ),
         (
             "name",
             re.compile(
-                rf"(?i:\b(?:аз\s+съм|I'm|I\s+am|(?:they\s+|people\s+)?call\s+me))(\s+)"
+                rf"(?:{_cased(_I_AM)})(\s+)"
                 rf"{_ANY_CAP}(?:\s+{_ANY_CAP})*"
             ),
-            lambda m, k: _keep_prefix(m, k["name"]),
+            _word_start(lambda m, k: _keep_prefix(m, k["name"])),
+            "i_am",
         ),
         (
             "name",
             re.compile(
-                rf"(?i:\b(?:{_KIN_BG}|(?:{_KIN_EN})\.?)(?:\s+(?:ми|си|му|ѝ|й|ни|ви|им))?)(?!\w)"
+                rf"(?:{_cased(_KIN_BG)}|(?:{_cased(_KIN_EN)})\.?)(?:\s+(?:ми|си|му|ѝ|й|ни|ви|им))?(?!\w)"
                 rf"(\s*,?\s*){_ANY_CAP}(?:\s+{_ANY_CAP})*"
             ),
-            lambda m, k: _keep_prefix(m, k["name"]),
+            _word_start(lambda m, k: _keep_prefix(m, k["name"])),
+            "kin",
         ),
     ]
 
@@ -439,7 +550,7 @@ def _names() -> _Names:
         first.update(forms)
         if row["word"] == "0":
             lower.update(form.lower() for form in forms if len(form) >= 4)
-    ambiguous -= first
+    first -= ambiguous  # the CSV's decision wins over COMMON_FIRST_NAMES
     lower.update(form.lower() for form in surnames if len(form) >= 5)
     return _Names(frozenset(first), frozenset(ambiguous), frozenset(surnames), frozenset(lower))
 
@@ -454,11 +565,14 @@ def first_names() -> frozenset[str]:
     return _names().first
 
 
-_TOKEN = re.compile(r"(?<![\w\[])[^\W\d_]++(?:-[^\W\d_]++)*+")
-_BOUNDARY = re.compile(r"[.!?…\n:;„“”\"«»(\[—–]|(?:^|\s)-\s")
+_CAP_TOKEN = re.compile(r"[А-ЯЁЍA-Z][^\W\d_]*+(?:-[^\W\d_]++)*+")
+_LOWER_TOKEN = re.compile(r"[а-яѝё]{4,}+")
+_BOUNDARY_CHARS = frozenset('.!?…:;„“”"«»([—–-\n')
+_PREVIOUS_WORD = re.compile(r"([^\W\d_]+)\s+$")
 _SURNAME_ENDS = ("ов", "ев", "ова", "ева", "ови", "еви", "ски", "ска", "цки", "цка")
 _LATIN_SURNAME_ENDS = ("ov", "ev", "ova", "eva", "ski", "ska", "ich", "iev", "ieva")
 _PLACE_PREPOSITIONS = frozenset(_words("в във из край около Във В Из"))
+_Token = tuple[int, int, str, str, str, bool, bool]  # start, end, word, kind, listed, like, stop
 
 
 def _name_tokens(text: str, marks: dict[str, str]) -> str:
@@ -478,52 +592,70 @@ def _name_tokens(text: str, marks: dict[str, str]) -> str:
       ordinary word (``стефанка``, ``петрова``).
     * Latin letters: listed first names, and surname-like words (``-ov``,
       ``-ski`` ...) inside a sentence or after a capitalised word.
+
+    Only capitalised words are looked at one by one; lower-case names are found
+    by intersecting the set of lower-case words with the list, so the pass
+    stays linear and fast on long answers.
     """
     names = _names()
-    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
-    if not tokens:
+    tokens: list[_Token] = []
+    for match in _CAP_TOKEN.finditer(text):
+        start = match.start()
+        if start and (text[start - 1].isalnum() or text[start - 1] in "[_"):
+            continue
+        word = match.group()
+        tokens.append((start, match.end(), word, *_token_info(word)))
+    replaced: list[tuple[int, int, str]] = []
+    for i, token in enumerate(tokens):
+        if token[6] or token[3] == "other":
+            continue
+        category = _decide(i, tokens, text)
+        if category is not None:
+            replaced.append((token[0], token[1], marks[category]))
+    found = set(_LOWER_TOKEN.findall(text)) & names.lower
+    if found:
+        pattern = re.compile(
+            r"(?<![\w\[-])(?:" + "|".join(map(re.escape, sorted(found))) + r")(?![\w-])"
+        )
+        replaced += [(m.start(), m.end(), marks["name"]) for m in pattern.finditer(text)]
+    if not replaced:
         return text
-    info = [_token_info(word, names) for _, _, word in tokens]
+    replaced.sort()
     out: list[str] = []
     last = 0
-    previous_end = 0
-    for i, (start, end, word) in enumerate(tokens):
-        kind, norm, listed, surname_like, stop = info[i]
-        gap = text[previous_end:start]
-        previous_end = end
-        if kind == "lower" or stop:
-            if kind == "lower" and word in names.lower:
-                category = "name"
-            else:
-                continue
-        else:
-            at_start = i == 0 or _BOUNDARY.search(gap) is not None
-            category = _decide(i, tokens, info, text, at_start, names)
-            if category is None:
-                continue
-        out.append(text[last:start])
-        out.append(marks[category])
+    for start, end, mark in replaced:
+        if start < last:
+            continue
+        out += [text[last:start], mark]
         last = end
     out.append(text[last:])
     return "".join(out)
 
 
-def _token_info(word: str, names: _Names) -> tuple[str, str, str, bool, bool]:
-    """(kind, normalised form, listed as, surname-like, never a name) of one word."""
-    cyrillic = "\u0400" <= word[0] <= "\u04ff"
+def _at_start(text: str, start: int) -> bool:
+    """Whether the word at ``start`` begins a sentence (or a quotation)."""
+    i = start - 1
+    floor = max(0, start - 50)
+    while i >= floor and text[i] in " \t\r\u00a0":
+        i -= 1
+    return i < floor or text[i] in _BOUNDARY_CHARS
+
+
+@functools.lru_cache(maxsize=65536)
+def _token_info(word: str) -> tuple[str, str, bool, bool]:
+    """(kind, listed as, surname-like, never a name) of one capitalised word."""
+    names = _names()
     if word.isupper():
         if len(word) < 2:
-            return ("other", word, "", False, True)
+            return ("other", "", False, True)
         kind = "upper"
         norm = "-".join(part.capitalize() for part in word.split("-"))
-    elif word[0].isupper():
+    elif word[1:].replace("-", "").islower() or len(word) == 1:
         kind, norm = "cap", word
-    elif word.islower():
-        return ("lower", word, "", False, True)
     else:
-        return ("other", word, "", False, True)
+        return ("other", "", False, True)
     stop = norm in _NOT_FIRST_NAMES or word in _NOT_FIRST_NAMES
-    if cyrillic:
+    if "\u0400" <= word[0] <= "\u04ff":
         listed = (
             "first"
             if norm in names.first
@@ -538,62 +670,64 @@ def _token_info(word: str, names: _Names) -> tuple[str, str, str, bool, bool]:
         listed = "first" if norm in COMMON_FIRST_NAMES_LATIN else ""
         ends = _LATIN_SURNAME_ENDS
         kind += "-latin"
-    surname_like = norm.endswith(ends) and len(norm) >= 5 and norm not in _NOT_SURNAMES
-    return (kind, norm, listed, surname_like, stop)
+    like = norm.endswith(ends) and len(norm) >= 5 and norm not in _NOT_SURNAMES
+    return (kind, listed, like, stop)
 
 
-def _decide(
-    i: int,
-    tokens: list[tuple[int, int, str]],
-    info: list[tuple[str, str, str, bool, bool]],
-    text: str,
-    at_start: bool,
-    names: _Names,
-) -> str | None:
-    """The placeholder category for token ``i``, or None to keep it."""
-    kind, norm, listed, surname_like, _ = info[i]
+def _neighbour(i: int, j: int, tokens: list[_Token], text: str) -> tuple[str, str, bool] | None:
+    """(listed, kind, surname-like) of word ``j`` if it is a name-like word right next to ``i``."""
+    if not 0 <= j < len(tokens):
+        return None
+    a, b = (i, j) if i < j else (j, i)
+    if text[tokens[a][1] : tokens[b][0]].strip(" \t,"):
+        return None
+    _, _, _, kind, listed, like, stop = tokens[j]
+    if stop or kind == "other":
+        return None
+    return listed, kind, like
 
-    def neighbour(j: int) -> tuple[str, str, bool] | None:
-        """(listed, kind, surname-like) of token j if it is a name-like word next to i."""
-        if not 0 <= j < len(tokens):
-            return None
-        a, b = sorted((i, j))
-        if text[tokens[a][1] : tokens[b][0]].strip(" \t,") != "":
-            return None
-        k, _, lst, sur, stop = info[j]
-        if stop or k in {"lower", "other"}:
-            return None
-        return lst, k, sur
 
-    after, before = neighbour(i + 1), neighbour(i - 1)
-    name_next = after is not None and (after[0] in {"first", "surname"} or after[2])
-    surname_next = after is not None and (after[0] == "surname" or after[2])
+def _decide(i: int, tokens: list[_Token], text: str) -> str | None:
+    """The placeholder category for capitalised word ``i``, or None to keep it."""
+    start, _, word, kind, listed, like, _ = tokens[i]
     if kind == "cap":
-        if not at_start:
-            previous = tokens[i - 1][2] if i else ""
-            return "place" if previous in _PLACE_PREPOSITIONS else "name"
-        if listed in {"first", "surname"} or surname_next:
+        if len(word) == 1:
+            return None
+        if not _at_start(text, start):
+            previous = _PREVIOUS_WORD.search(text, max(0, start - 12), start)
+            if previous is not None and previous.group(1) in _PLACE_PREPOSITIONS:
+                return "place"
             return "name"
-        if listed == "ambiguous" and name_next:
+        if listed in {"first", "surname"}:
+            return "name"
+        after = _neighbour(i, i + 1, tokens, text)
+        if after is not None and (after[0] == "surname" or after[2]):
+            return "name"  # a first name not in the list, before a surname
+        if listed == "ambiguous" and after is not None and after[0] == "first":
             return "name"
         return None
     if kind == "upper":
         if listed in {"first", "surname"}:
             return "name"
-        next_to_name = any(n is not None and n[0] in {"first", "surname"} for n in (before, after))
-        if (listed == "ambiguous" or surname_like) and next_to_name:
-            return "name"
+        if listed == "ambiguous" or like:
+            for j in (i - 1, i + 1):
+                other = _neighbour(i, j, tokens, text)
+                if other is not None and other[0] in {"first", "surname"}:
+                    return "name"
         return None
     # Latin letters
     if listed == "first":
         return "name"
-    if surname_like and (not at_start or name_next):
+    at_start = _at_start(text, start)
+    after = _neighbour(i, i + 1, tokens, text)
+    if like and not at_start:
         return "name"
-    if kind == "cap-latin" and surname_next and not at_start:
+    if after is not None and (after[0] in {"first", "surname"} or after[2]) and (like or listed):
         return "name"
-    if kind == "cap-latin" and surname_next and at_start:
+    if kind == "cap-latin" and after is not None and after[2]:
         return "name"
-    if surname_like and before is not None and before[1].startswith("cap"):
+    before = _neighbour(i, i - 1, tokens, text)
+    if like and before is not None and before[1].startswith("cap"):
         return "name"
     return None
 
@@ -601,9 +735,24 @@ def _decide(
 # --------------------------------------------------------------------------- callbacks
 
 
+def _word_start(replace: Callable[[re.Match[str], dict[str, str]], str]) -> _Replace:
+    """``replace``, applied only where the match does not start inside a word."""
+
+    def checked(match: re.Match[str], marks: dict[str, str]) -> str:
+        start = match.start()
+        if start and (match.string[start - 1].isalnum() or match.string[start - 1] in "_@"):
+            return match.group(0)
+        return replace(match, marks)
+
+    return checked
+
+
+@_word_start
 def _link(match: re.Match[str], marks: dict[str, str]) -> str:
     """A link or ``@handle``; punctuation that ends the sentence is kept."""
     text = match.group(0)
+    if text.startswith(("www", "WWW", "Www")) and text[3:4] != ".":
+        return text
     core = text.rstrip(".,;:!?)]»“”\"'")
     return marks["profile"] + text[len(core) :]
 
@@ -687,7 +836,10 @@ def redact(text: str, language: str = "bg") -> str:
         raise TypeError(f"redact() needs a str, got {type(text).__name__}")
     marks = _placeholders(language)
     out = text
-    for category, pattern, replace in _rules():
+    gates = _gates(text)
+    for category, pattern, replace, gate in _rules():
+        if not gates[gate]:
+            continue
         if replace is None:
             out = pattern.sub(marks[category], out)
         else:
@@ -706,6 +858,7 @@ def select_quotes(
     language: str = "bg",
     theme: str | None = None,
     min_words: int = 3,
+    known_ids: Iterable[object] | None = None,
 ) -> pd.DataFrame:
     """A reproducible sample of redacted quotes per group, only from large enough groups.
 
@@ -730,6 +883,10 @@ def select_quotes(
         A column to group by instead of ``by`` (e.g. a coded theme of the answer).
     min_words : int, default 3
         Answers with fewer words are not quoted (they still count as answers).
+    known_ids : iterable, optional
+        Further respondent or service ids to mask in the answers: pass every id
+        of the file (all waves and oblasts, e.g. :attr:`research_lib.qol.QolData.known_ids`),
+        not only those of ``data``.
 
     Returns
     -------
@@ -745,8 +902,11 @@ def select_quotes(
       ``n_group`` is then at least ``min_cell`` as well. Children are counted by
       distinct ``respondent_id`` when that column exists. Rows with a missing
       group are left out.
-    * Before redaction, any ``respondent_id`` or ``service_id`` value found in an
-      answer is replaced by the ``code`` placeholder.
+    * Before redaction, any ``respondent_id`` or ``service_id`` value of ``data``
+      or ``known_ids`` found in an answer is replaced by the ``code`` placeholder,
+      whatever its case or separators (``r2025 00003`` for ``R2025-00003``); so is
+      any code of the same shape (same letters, same number of digits), so ids
+      of other waves or oblasts are masked even when they are not passed.
     * Quotes are de-duplicated after redaction (ignoring case and spacing), sorted,
       then sampled with a generator seeded by ``seed`` and the group's label:
       the same data give the same quotes whatever the row order, and adding a
@@ -780,7 +940,7 @@ def select_quotes(
     marks = _placeholders(language)
     answers = data[text].astype("string").str.strip().fillna("")
     answered = answers != ""
-    ids = _known_ids(data)
+    ids = _known_ids(data, known_ids)
     rows: list[dict[str, object]] = []
     for group, members in data.groupby(key, sort=True, observed=True, dropna=True).groups.items():
         n_group = _children(data, members)
@@ -825,16 +985,56 @@ def _merge(text: str, marks: dict[str, str]) -> str:
     return text
 
 
-def _known_ids(data: pd.DataFrame) -> re.Pattern[str] | None:
+def _known_ids(data: pd.DataFrame, extra: Iterable[object] | None = None) -> re.Pattern[str] | None:
+    """A pattern of every id of ``data`` (and ``extra``) and of every code shaped like one.
+
+    An id's shape keeps its letters and the lengths of its digit runs
+    (``R2025-00003`` -> ``R\\d{4}[\\s_./-]?\\d{5}``); separators may be any of
+    ``space _ . / -`` or none, letters any case. Ids with fewer than three digits
+    (or only digits, fewer than six) are matched exactly, not by shape.
+    """
     values: set[str] = set()
     for column in ("respondent_id", "service_id"):
         if column in data.columns:
-            values |= {str(v) for v in data[column].dropna().unique() if len(str(v).strip()) >= 3}
+            values |= {str(v).strip() for v in data[column].dropna().unique()}
+        if column in (data.index.names or []):
+            level = data.index.get_level_values(column)
+            values |= {str(v).strip() for v in level.dropna().unique()}
+    if extra is not None:
+        values |= {str(v).strip() for v in extra if v is not None and not pd.isna(v)}
+    values = {v for v in values if len(v) >= 3}
     if not values:
         return None
+    shapes: dict[str, int] = {}
+    for value in values:
+        shape = _id_shape(value)
+        shapes[shape] = shapes.get(shape, 0) + 1
+    # the most common shapes; ids of rarer shapes are matched exactly (a bounded pattern)
+    ordered = sorted(shapes, key=lambda shape: (-shapes[shape], shape))
+    parts = ordered[:50]
+    rare = set(ordered[50:])
+    parts += [_id_shape(v, exact=True) for v in values if _id_shape(v) in rare]
     return re.compile(
-        r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(values, key=len)[::-1])) + r")(?!\w)"
+        r"(?<![^\W_])(?:" + "|".join(sorted(set(parts), key=len)[::-1]) + r")(?![^\W_])",
+        re.IGNORECASE,
     )
+
+
+def _id_shape(value: str, exact: bool = False) -> str:
+    """The regular expression of an id's shape (or of the id itself, separators free)."""
+    runs = re.findall(r"\d+|[^\W\d_]+|[\W_]+", value)
+    digits = sum(len(run) for run in runs if run.isdigit())
+    letters = any(run[0].isalpha() for run in runs)
+    exact = exact or digits < 3 or (not letters and digits < 6)
+    out = []
+    for run in runs:
+        if run[0].isdigit():
+            out.append(re.escape(run) if exact else rf"\d{{{len(run)}}}")
+        elif run[0].isalpha():
+            out.append(re.escape(run))
+        else:
+            out.append(r"[\s_./-]?")
+    return "".join(out)
 
 
 def _children(data: pd.DataFrame, index: pd.Index) -> int:

@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 
 from research_lib.errors import InputError
+from research_lib.paths import REFERENCE_DIR
 from research_lib.voices import (
     COMMON_FIRST_NAMES,
     PLACEHOLDERS,
+    first_names,
     redact,
     select_quotes,
 )
@@ -189,6 +191,196 @@ def test_redact_refuses_bad_input():
         redact("текст", language="de")
 
 
+# --------------------------------------------------------------------------- issue 15 gaps
+
+#: The redaction gaps reported in issue 15 and their neighbours: (text, fragments that
+#: must disappear). Expected results are written by hand from the issue's payloads.
+GAPS = [
+    # phones in every Bulgarian shape
+    ("Телефонът на баба е 987 65 43.", ["987", "65 43"]),
+    ("Звънни на 98 76 543 вечер.", ["98 76 543"]),
+    ("Звънни на +359888123456 утре.", ["888123456"]),
+    ("Звънни на 359 88 812 3456 утре.", ["812 3456"]),
+    ("Мобилният ми е 0888 12 34 56.", ["12 34 56"]),
+    ("Мобилният ми е 088-812-34-56.", ["812-34-56"]),
+    ("Мобилният ми е 088 812 3456.", ["812 3456"]),
+    ("Вкъщи е 02 987 65 43, а на село 65 43 21.", ["987 65 43", "65 43 21"]),
+    # obfuscated e-mails
+    ("Пиши ми на ivan.petrov(at)gmail.com после.", ["ivan", "petrov", "gmail"]),
+    ("Пиши ми на ivan.petrov [at] gmail [dot] com после.", ["ivan", "petrov", "gmail"]),
+    ("Пиши ми на ivan at abv dot bg после.", ["ivan", "abv"]),
+    ("Пиши ми на maria маймунка abv.bg после.", ["maria", "abv"]),
+    ("Пиши ми на maria @ abv . bg после.", ["maria", "abv"]),
+    # addresses with and without dots
+    ("Живея в жк Младост 3 бл 12 вх Б ап 7 с мама.", ["Младост", "12", "вх Б", "ап 7"]),
+    ("Живея в ж.к. Младост 3, бл. 12, вх. Б, ап. 7 с мама.", ["Младост", "12", "ап. 7"]),
+    ("Живея на ул Шипка 12 с баба.", ["Шипка", "12"]),
+    ("Живея на ул. Шипка 12 с баба.", ["Шипка", "12"]),
+    ("Живея на бул Витоша 5 сега.", ["Витоша", "5"]),
+    ("Живея на Шипка 12 с баба.", ["Шипка", "12"]),
+    # services and schools
+    ("Бях в ЦНСТ Слънце две години.", ["Слънце"]),
+    ("Бях в ЦНСТ „Слънце“ две години.", ["Слънце"]),
+    ("Сега съм в КСУ Звънче гр Пловдив и ми харесва.", ["Звънче", "Пловдив"]),
+    ("Уча в Математическата гимназия от миналата година.", ["Математическата"]),
+    ("Уча в математическата гимназия в града.", ["математическата"]),
+    ("Ходех в ДГ „Радост“ и после в ОУ Христо Ботев.", ["Радост", "Христо", "Ботев"]),
+    ("Живях в ДДЛРГ „Надежда“ гр Видин.", ["Надежда", "Видин"]),
+    ("Бях в ЦНСТДБУ Детелина и в ЦНСТПЛУ Бреза.", ["Детелина", "Бреза"]),
+    ("Ходя в ЦОП Закрила в града.", ["Закрила"]),
+    ("Уча в ПГ по туризъм Алеко Константинов.", ["Алеко", "Константинов"]),
+    ("Ходя на училище Христо Смирненски всеки ден.", ["Смирненски"]),
+    ("Живеех в с Бистрица, община Самоков.", ["Самоков"]),
+    # all-caps full names: both words
+    ("ГЕОРГИ ИВАНОВ ме бие.", ["ГЕОРГИ", "ИВАНОВ"]),
+    ("МРАЗЯ КОГАТО СТЕФАНКА ПЕТРОВА ВИКА.", ["СТЕФАНКА", "ПЕТРОВА"]),
+    # surnames at the start of a sentence
+    ("Петрова не ни дава телефоните.", ["Петрова"]),
+    ("Алиев ни краде храната.", ["Алиев"]),
+    ("Тук е добре. Иванова ми помага.", ["Иванова"]),
+    ("Зюмбюла Петрова е моята възпитателка.", ["Зюмбюла", "Петрова"]),
+    # names missing from the short list, inside and at the start of a sentence
+    ("Стефанка е добра с мен.", ["Стефанка"]),
+    ("Кремена ми помага с уроците.", ["Кремена"]),
+    ("Искам да виждам Зюмбюла по-често.", ["Зюмбюла"]),
+    ("стефанка и петрова ме тормозят.", ["стефанка", "петрова"]),
+    # vocatives
+    ("Иване, ела тук!", ["Иване"]),
+    ("Марийо, не плачи.", ["Марийо"]),
+    ("Пешо е най-добрият ми приятел.", ["Пешо"]),
+    ("Петре, помогни ми.", ["Петре"]),
+    ("Таньо, обади се.", ["Таньо"]),
+    # handles
+    ("Пиши ми в инстаграм ivan_2011 или @ivan вечерта.", ["ivan"]),
+    ("Търси ме като maria.p99 в играта.", ["maria"]),
+    ("Моят профил е petar2010 навсякъде.", ["petar"]),
+]
+
+
+@pytest.mark.parametrize(("text", "fragments"), GAPS, ids=[t[:30] for t, _ in GAPS])
+def test_issue_15_redaction_gaps_are_closed(text, fragments):
+    out = redact(text)
+    stripped = out
+    for mark in BG.values():
+        stripped = stripped.replace(mark, " ")
+    for fragment in fragments:
+        assert fragment not in stripped, out
+    assert any(mark in out for mark in BG.values()), out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ГЕОРГИ ИВАНОВ ме бие.", "[име] ме бие."),
+        ("Бях в ЦНСТ Слънце две години.", "Бях в ЦНСТ [място] две години."),
+        ("Сега съм в КСУ Звънче гр Пловдив.", "Сега съм в КСУ [място]."),
+        ("Живея в жк Младост 3 бл 12 вх Б ап 7.", "Живея в [адрес]."),
+        ("Иване, ела! Петрова не ни пуска.", "[име], ела! [име] не ни пуска."),
+        ("Пиши на ivan.petrov(at)gmail.com или на 987 65 43.", "Пиши на [имейл] или на [телефон]."),
+        ("Уча в Математическата гимназия.", "Уча в [място]."),
+        ("Искам да видя майка ми в Самоков.", "Искам да видя майка ми в [място]."),
+    ],
+)
+def test_gap_payloads_give_exact_output(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # names that are also ordinary words are kept at the start of a sentence
+        "Вяра имам, че ще се оправи.",
+        "Надежда няма, но ще опитам.",
+        "Любов ми трябва, не пари.",
+        "Радост е, когато сме заедно.",
+        # capitalised words children use that name nobody
+        "Обичам Коледа и Великден.",
+        "Бог да пази мама и тате.",
+        "Играя Майнкрафт в Неделя.",
+        "Искам да отида в България на море.",
+        # numbers that are not phones, common words that look like surnames
+        "Имам 100 000 точки в играта.",
+        "Година по-късно ме преместиха. Причина нямаше.",
+        "Готова съм да се върна. Нова съм тук.",
+        "Моето училище е хубаво.",
+        "Кв става, всичко е наред.",
+        "Уча в 7 клас и имам 2 братя.",
+        "Ап, ето ме.",
+    ],
+)
+def test_ordinary_words_are_kept(text):
+    assert redact(text) == text
+
+
+def test_ambiguous_names_are_removed_inside_a_sentence_or_next_to_a_name():
+    assert redact("Искам да говоря с Надежда.") == "Искам да говоря с [име]."
+    assert redact("Вяра Петрова ми помага.") == "[име] ми помага."
+    assert redact("Казвам се Вяра.") == "Казвам се [име]."
+
+
+def test_name_lists_are_large_and_documented():
+    names = first_names()
+    assert len(names) >= 2000
+    assert {"Стефанка", "Кремена", "Иван", "Иване", "Марийо", "Пешо", "Мария"} <= names
+    assert not {"Вяра", "Надежда", "Любов", "Роза"} & names  # ambiguous: only in context
+    readme = (REFERENCE_DIR / "README.md").read_text(encoding="utf-8")
+    for source in ("bg_first_names.csv", "bg_surnames.csv", "Faker", "bg-test-data", "MIT"):
+        assert source in readme
+    first = pd.read_csv(REFERENCE_DIR / "bg_first_names.csv")
+    assert list(first.columns) == ["name", "sex", "ambiguous", "word", "vocatives", "source"]
+    assert first["name"].is_unique and first["sex"].isin(["m", "f"]).all()
+    surnames = pd.read_csv(REFERENCE_DIR / "bg_surnames.csv")
+    assert {"Петров", "Петрова", "Петрови", "Алиев", "Алиева"} <= set(surnames["form"])
+
+
+def _embed(filler: str, size: int) -> tuple[str, list[str]]:
+    """``size`` characters of ``filler`` with identifiers at the start, middle and end."""
+    secrets = [" 0888 123 456 ", " ivan.petrov(at)gmail.com ", " ЦНСТ Слънце ", " Стефанка "]
+    body = (filler * (size // len(filler) + 1))[:size]
+    third = size // 3
+    text = secrets[0] + body[:third] + secrets[1] + body[third:] + secrets[2] + "." + secrets[3]
+    return text, ["0888", "ivan", "gmail", "Слънце", "Стефанка"]
+
+
+@pytest.mark.parametrize(
+    "filler",
+    ["a", "иванпетров", "a@", "a.", "7", "12 ", "ivan_2011", "Петров ", "ул бл вх ап "],
+    ids=[
+        "letters",
+        "cyrillic",
+        "at-signs",
+        "dots",
+        "digits",
+        "digit-groups",
+        "handles",
+        "surnames",
+        "address-words",
+    ],
+)
+def test_one_megabyte_answer_is_redacted(filler):
+    """A 1 MB answer with and without spaces is redacted completely (linear-time patterns:
+    a quadratic one would take hours here; the timing itself is in
+    benchmarks/bench_redact.py, not asserted)."""
+    text, fragments = _embed(filler, 1_000_000)
+    out = redact(text)
+    head, tail = out[:200], out[-200:]
+    assert BG["phone"] in head and "0888" not in head
+    assert "Стефанка" not in tail and "Слънце" not in tail
+    assert "ivan.petrov(at)gmail" not in out and "gmail" not in out
+
+
+def test_one_megabyte_of_sentences_is_redacted():
+    sentence = (
+        "Искам да виждам брат си по-често. Да има ключ за моето шкафче. "
+        "Казвам се Иван Петров, телефон 0888 123 456. Пиши на ivan(at)abv.bg. "
+    )
+    text = sentence * (1_000_000 // len(sentence) + 1)  # whole sentences, just over 1 MB
+    out = redact(text)
+    for fragment in ("Иван", "Петров", "0888", "abv"):
+        assert fragment not in out
+    assert out.count("Искам да виждам брат си по-често.") >= 4000
+
+
 # --------------------------------------------------------------------------- select_quotes
 
 
@@ -284,3 +476,33 @@ def test_demo_survey_quotes_are_safe(small_survey):
     text = " ".join(out["quote"])
     for fragment in ["Иван", "Петров", "0888", "123 456", "maria.ivanova", "@"]:
         assert fragment not in text
+
+
+def test_ids_of_other_waves_and_given_ids_are_masked():
+    data = survey({"cnst": (6, ANSWERS)})
+    data.loc[0, "voice"] = "Питайте r2024 00017 и R2023-00412 за мен, те знаят."
+    data.loc[1, "voice"] = "Аз бях в CNST-BG412-007 преди, сега не."
+    data.loc[2, "voice"] = "Приятелят ми е X-17, той е добре тук."
+    quotes = " ".join(select_quotes(data, per_group=10, min_cell=3, known_ids=["X-17"])["quote"])
+    for fragment in ("00017", "00412", "BG412", "X-17"):
+        assert fragment not in quotes, quotes
+    assert quotes.count(BG["code"]) >= 4
+
+
+def test_qol_data_lists_every_id_of_the_file(tmp_path, qol_codebook):
+    from research_lib import qol
+    from research_lib.synthetic import write_demo_data
+
+    survey_path = write_demo_data(tmp_path, qol_codebook)["survey"]
+    data = qol.prepare(survey_path, qol_codebook, oblast="BG421")
+    ids = data.known_ids
+    current = set(data.current.index.astype(str))  # the wave analysed, one oblast
+    assert current < ids
+    assert set(data.load.valid["respondent_id"].astype(str)) <= ids  # all oblasts, all waves
+    assert len(ids) > len(current)
+    # select_quotes reads the ids of data.current from its index
+    other = sorted(ids - current)[0]
+    frame = data.current.copy()
+    frame["voice"] = f"Моят код е {next(iter(current))}, а на приятеля ми {other}, пишете."
+    quotes = select_quotes(frame, min_cell=1)["quote"]
+    assert not quotes.empty and not quotes.str.contains(other, regex=False).any()
