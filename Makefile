@@ -33,6 +33,9 @@ demo: demo-data  ## set up, generate demo data and run all studies, the briefs a
 	@echo "--- national reports: quality of life, placements, the policy brief and the children's page"
 	$(BIN)/python -m research_lib run qol
 	$(BIN)/python -m research_lib run placements
+	@echo "--- Bulgaria from published figures only (data/public: every figure with its source)"
+	$(BIN)/python -m research_lib run placements_public -p episodes= \
+		-p counts=data/public/national_counts.csv -p population=data/reference/child_population_nsi.csv
 	$(BIN)/python -m research_lib run brief
 	@echo "--- every study for the country and all 28 oblasts (unchanged runs are skipped)"
 	$(BIN)/python -m research_lib batch qol --over oblast
