@@ -363,6 +363,42 @@ def _fit_entries_its(
     return result, frame, ""
 
 
+#: Fewest oblasts with an ITS for the oblast estimates to be pooled.
+MIN_POOLED_OBLASTS = 10
+
+
+def _pooled_its(
+    data: PlacementData, reform: pd.Timestamp, frequency: str, per_year: int, end: pd.Timestamp
+) -> pd.DataFrame | None:
+    """The level change of entries into institutions in every oblast, partially pooled.
+
+    One ITS per oblast (the same model as the report's), then a normal
+    hierarchical model of the log level changes (:func:`research_lib.its.pool_its`).
+    None with fewer than :data:`MIN_POOLED_OBLASTS` fitted oblasts.
+    """
+    import dataclasses
+
+    from research_lib.its import pool_its
+
+    episodes = data.episodes
+    entering = _entry_episodes(episodes)
+    entering = entering[entering["placement_type"].astype(str) == "institution"]
+    if entering.empty:
+        return None
+    monthly = episodes_to_series(
+        entering, freq=frequency, by=("oblast",), start=episodes["start_date"].min(), end=end
+    )
+    results = {}
+    for code, series in monthly.groupby(monthly["oblast"].astype(str), sort=True):
+        oblast = dataclasses.replace(data, scope=code)
+        result, _, _ = _fit_entries_its(series, oblast, reform, per_year)
+        if result is not None:
+            results[code] = result
+    if data.scope not in results or len(results) < MIN_POOLED_OBLASTS:
+        return None
+    return pool_its(results, "level_change")
+
+
 def _complete_periods(as_of: pd.Timestamp, periods_per_year: int) -> pd.Timestamp:
     """The last day of the last complete month (or quarter) on or before ``as_of``."""
     offset = pd.offsets.MonthEnd if periods_per_year == 12 else pd.offsets.QuarterEnd
@@ -411,8 +447,11 @@ def analyse(
         inst = monthly[monthly["placement_type"].astype(str) == "institution"]
         result, frame, why = _fit_entries_its(inst, data, reform, per_year)
         its_data["institution"] = frame
+        pooled = None
         if result is not None:
             its["institution"] = result
+            if data.scope != NATIONAL:  # an oblast borrows strength from the others
+                pooled = _pooled_its(data, reform, frequency, per_year, end)
         else:
             notes["its_institution"] = why
         young = entering.assign(age_band_at_entry=entry_age_band(entering))
@@ -452,6 +491,8 @@ def analyse(
         else:
             notes["indicators"] = "no population"
         regional = _regional(data, reform)
+        if pooled is not None:
+            regional["its_pooled"] = pooled
         if len(indicators):
             regional["rate_funnel"] = _rate_funnel(indicators)
         stock = young_residential_in_care(
@@ -855,6 +896,20 @@ def published_figures(
                     table, key, analysis.its[key], analysis.its_data[key], analysis.periods_per_year
                 )
             )
+    pooled = analysis.regional.get("its_pooled")
+    if pooled is not None and data.scope in pooled.index and "institution" in analysis.its:
+        row = pooled.loc[data.scope]
+        parts.append(
+            figure_rows(
+                "its_institution_entries",
+                "institution",
+                ["level_change_pooled"],
+                int(analysis.its_data["institution"]["entries"].sum()),
+                [row["pooled_rr"]],
+                [row["pooled_rr_low"]],
+                [row["pooled_rr_high"]],
+            )
+        )
     ind = analysis.indicators
     if len(ind):
         latest = ind[ind["year"] == ind["year"].max()]
@@ -1019,6 +1074,9 @@ def key_findings(
     if ("institution", "level_change") in its.index:
         row = its.loc[("institution", "level_change")]
         out.append(_change_finding("placements.finding_level", row, language, reform=reform))
+    if ("institution", "level_change_pooled") in its.index:
+        row = its.loc[("institution", "level_change_pooled")]
+        out.append(_change_finding("placements.finding_pooled", row, language))
     if ("institution", "change_at_end") in its.index:
         row = its.loc[("institution", "change_at_end")]
         out.append(_change_finding("placements.finding_end", row, language))
@@ -1344,6 +1402,11 @@ def data_and_method(
                 autocorrelation=autocorrelation,
             )
         )
+        pooled = analysis.regional.get("its_pooled")
+        if pooled is not None:
+            paragraphs.append(
+                text("placements.method_pooled", language, oblasts=int(pooled["units"].iloc[0]))
+            )
     else:
         paragraphs.append(text("placements.counts_no_its", language))
     if data.population is None:
