@@ -7,7 +7,9 @@ and for the report tables:
 * the mean score with a t-based confidence interval and the SD;
 * where a ``low_<outcome>`` flag exists, the number and share of children with a
   low score, the share with a Wilson score interval;
-* optionally with survey weights (see :func:`describe_scores`, Notes).
+* optionally with survey weights and with children clustered in services: the
+  intervals then take the clustering into account and the design effect is
+  given (see :func:`describe_scores`, Notes).
 
 Children with a missing score are left out of that outcome's row (``n`` counts
 only children with a score), never imputed.
@@ -64,6 +66,9 @@ GROUP_SEPARATOR = " | "
 
 _MEAN_COLUMNS = ["n", "n_eff", "mean", "ci_low", "ci_high", "sd"]
 _LOW_COLUMNS = ["n_low", "share_low", "share_low_ci_low", "share_low_ci_high"]
+#: Extra columns with ``cluster``.
+_CLUSTER_COLUMNS = ["n_clusters", "deff"]
+_CLUSTER_LOW_COLUMNS = ["share_low_deff"]
 
 
 def age_band(age: pd.Series, bands: Sequence[tuple[int, int, str]] = AGE_BANDS) -> pd.Series:
@@ -124,6 +129,7 @@ def describe_scores(
     confidence: float = 0.95,
     low_prefix: str = "low_",
     overall: bool = True,
+    cluster: str | None = None,
 ) -> pd.DataFrame:
     """Mean, confidence interval, SD and low-score share of outcomes, by group.
 
@@ -148,6 +154,11 @@ def describe_scores(
     overall : bool
         Also give the rows about all children (``by == group == "all"``).
         Always true when ``by`` is ``None``.
+    cluster : str or None
+        Column naming the cluster (service) of each child, e.g.
+        ``"service_id"``. Children of one service resemble each other, so the
+        intervals are then cluster-robust and the design effect is given
+        (see Notes). Children with a missing cluster are left out.
 
     Returns
     -------
@@ -179,6 +190,11 @@ def describe_scores(
             Only when at least one outcome has a low flag (missing for the others):
             number of children flagged low (unweighted count), share flagged low
             (weighted if weighted) and its Wilson interval.
+        ``n_clusters``, ``deff``, ``share_low_deff``
+            Only with ``cluster``: clusters (services) with at least one child
+            in the row, and the design effect of the clustering for the mean
+            and for the low share (variance with the clustering over the
+            variance without it; 1 = no clustering effect).
         ``method``
             Short text naming the methods used.
 
@@ -201,8 +217,41 @@ def describe_scores(
       ``count = p · n_eff`` and ``nobs = n_eff`` (non-integer).
 
     With all weights equal every weighted figure equals the unweighted one.
-    Neither approach accounts for clustering of children within services:
-    the intervals are too narrow where outcomes cluster (ICC > 0).
+    Without ``cluster`` neither approach accounts for clustering of children
+    within services: the intervals are too narrow where outcomes cluster
+    (ICC > 0).
+
+    **With** ``cluster`` the services are the primary sampling units, as in R's
+    ``survey::svymean`` on ``svydesign(ids = ~service_id, weights = ~w)``
+    (Wolter 2007, ch. 6): with ``G`` the clusters of the row and
+    ``z_c = Σ_{i in c} w_i (x_i - m)`` the cluster totals of the linearised
+    residuals,
+
+    * ``Var(m) = G / (G - 1) · Σ_c z_c² / (Σw)²`` and the CI is
+      ``m ± t(1 - α/2, G - 1) · √Var(m)`` (the same as the CR1 standard
+      error of an intercept-only OLS/WLS clustered by ``cluster``); a row
+      with fewer than two clusters has no CI (one service cannot show how
+      services vary);
+    * ``deff`` is ``Var(m)`` over the variance without the clustering (the
+      unclustered formula above, same weights) - about ``1 + (b - 1)·ICC``
+      for ``b`` children per service (Kish 1965);
+    * the low share uses the same variance with ``x`` the 0/1 flag; its
+      ``share_low_deff`` is that variance over ``p(1 - p) / n`` (``n_eff``
+      when weighted), and its interval is the Wilson interval on the
+      Korn-Graubard effective sample size
+      ``n* = n / max(deff, 1) · (t(1 - α/2, n - 1) / t(1 - α/2, G - 1))²``
+      (Korn & Graubard 1998): the clustering shrinks ``n`` and the few
+      clusters widen the critical value. A share of 0 or 1 has no variance
+      between clusters; its ``deff`` is then taken as 1.
+
+    ``G`` counts the clusters within the row's group, so a placement type run
+    by three services gets ``t`` on 2 df, not on the country's services.
+
+    References: Kish, L. (1965). *Survey Sampling*. Wiley. Wolter, K. M.
+    (2007). *Introduction to Variance Estimation* (2nd ed.). Springer. Korn,
+    E. L., & Graubard, B. I. (1998). Confidence intervals for proportions with
+    small expected number of positive counts estimated from survey data.
+    *Survey Methodology*, 24(2), 193-201.
 
     Groups with fewer than two children have no SD and no CI of the mean; a
     category with no children (or no child with the outcome) is kept with
@@ -218,6 +267,16 @@ def describe_scores(
     0   all  4  55.0  12.909944
     1     f  2  50.0  14.142136
     2     m  1  70.0        NaN
+
+    Four services of two children; the services differ, so the design effect is
+    above 1 (by hand: cluster totals of ``x - m`` are -23, 15, -3, 11, so
+    ``Var(m) = 4/3 · 884 / 8² = 18.42`` against ``8/7 · 462 / 8² = 8.25``):
+
+    >>> data = pd.DataFrame({"service_id": ["a", "a", "b", "b", "c", "c", "d", "d"],
+    ...                      "home": [40.0, 44.0, 60.0, 62.0, 50.0, 54.0, 58.0, 60.0]})
+    >>> row = describe_scores(data, ["home"], cluster="service_id").iloc[0]
+    >>> row[["n", "n_clusters", "mean", "deff"]].to_dict()
+    {'n': 8, 'n_clusters': 4, 'mean': 53.5, 'deff': 2.2323...}
     """
     if not 0 < confidence < 1:
         raise InputError(f"confidence must be between 0 and 1, got {confidence}")
@@ -226,12 +285,16 @@ def describe_scores(
         raise InputError("outcomes is empty; name at least one score column")
     by_list = [] if by is None else [by] if isinstance(by, str) else list(by)
     data = _with_age_band(data, by_list)
-    missing = [c for c in [*outcomes, *by_list, *([weight] if weight else [])] if c not in data]
+    extra = [c for c in (weight, cluster) if c]
+    missing = [c for c in [*outcomes, *by_list, *extra] if c not in data]
     if missing:
         raise InputError(f"column(s) {missing} not in the data; columns are {list(data.columns)}")
 
     values = _numeric_matrix(data, outcomes)
     weights = _weights(data, weight)
+    clusters = None
+    if cluster is not None:
+        clusters = pd.factorize(data[cluster], use_na_sentinel=True)[0].astype(np.int64)
     low_names = [f"{low_prefix}{o}" for o in outcomes]
     has_low = np.array([name in data.columns for name in low_names])
     flags = None
@@ -243,11 +306,11 @@ def describe_scores(
     blocks = []
     if overall or not by_list:
         codes = np.zeros(len(data), dtype=np.int64)
-        stats_ = _grouped(values, flags, weights, codes, 1, confidence)
+        stats_ = _grouped(values, flags, weights, codes, 1, confidence, clusters)
         blocks.append((stats_, pd.DataFrame({"by": [OVERALL], "group": [OVERALL]})))
     if by_list:
         codes, labels = _group_codes(data, by_list)
-        stats_ = _grouped(values, flags, weights, codes, len(labels), confidence)
+        stats_ = _grouped(values, flags, weights, codes, len(labels), confidence, clusters)
         blocks.append((stats_, labels))
 
     frames = []
@@ -265,14 +328,21 @@ def describe_scores(
     result = result.sort_values(["_outcome", "_block", "_group"], kind="stable")
     if flags is not None:
         no_flag = ~has_low[result["_outcome"].to_numpy()]
-        result.loc[no_flag, _LOW_COLUMNS] = np.nan
+        low_columns = _LOW_COLUMNS + (_CLUSTER_LOW_COLUMNS if cluster is not None else [])
+        result.loc[no_flag, low_columns] = np.nan
         result["n_low"] = result["n_low"].astype("Int64")
-    result["method"] = _method_text(weight is not None, has_low[result["_outcome"].to_numpy()])
+    if cluster is not None:
+        result["n_clusters"] = result["n_clusters"].astype("int64")
+    result["method"] = _method_text(
+        weight is not None, has_low[result["_outcome"].to_numpy()], cluster
+    )
     result["n"] = result["n"].astype("int64")
     for name in by_list:
         result[name] = result[name].astype(blocks[-1][1][name].dtype)
     columns = ["by", "group", *by_list, "outcome", *_MEAN_COLUMNS]
+    columns += _CLUSTER_COLUMNS if cluster is not None else []
     columns += _LOW_COLUMNS if flags is not None else []
+    columns += _CLUSTER_LOW_COLUMNS if flags is not None and cluster is not None else []
     return result[[*columns, "method"]].reset_index(drop=True)
 
 
@@ -283,6 +353,7 @@ def describe_by_dimensions(
     weight: str | None = None,
     confidence: float = 0.95,
     low_prefix: str = "low_",
+    cluster: str | None = None,
 ) -> pd.DataFrame:
     """:func:`describe_scores` for each dimension in turn, stacked into one table.
 
@@ -295,7 +366,7 @@ def describe_by_dimensions(
     dimensions : sequence of str
         Grouping variables, each described on its own (not crossed). An absent
         ``"age_band"`` is derived from ``age`` with :func:`age_band`.
-    weight, confidence, low_prefix
+    weight, confidence, low_prefix, cluster
         As in :func:`describe_scores`.
 
     Returns
@@ -326,7 +397,12 @@ def describe_by_dimensions(
     """
     dimensions = [dimensions] if isinstance(dimensions, str) else list(dimensions)
     data = _with_age_band(data, dimensions)
-    options = {"weight": weight, "confidence": confidence, "low_prefix": low_prefix}
+    options = {
+        "weight": weight,
+        "confidence": confidence,
+        "low_prefix": low_prefix,
+        "cluster": cluster,
+    }
     blocks = [describe_scores(data, outcomes, by=None, **options)]
     blocks += [describe_scores(data, outcomes, by=d, overall=False, **options) for d in dimensions]
     result = pd.concat(blocks, ignore_index=True)
@@ -436,9 +512,12 @@ def _grouped(
     codes: np.ndarray,
     n_groups: int,
     confidence: float,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """All statistics per (group, outcome), each as an array of shape (n_groups, outcomes)."""
     keep = codes >= 0
+    if clusters is not None:
+        keep &= clusters >= 0
     x, codes = values[keep], codes[keep]
     w = np.ones(len(x)) if weights is None else weights[keep]
     used = ~np.isnan(x) & ~np.isnan(w)[:, None]
@@ -465,9 +544,68 @@ def _grouped(
         "ci_high": mean + crit * se,
         "sd": sd,
     }
+    if clusters is not None:
+        psu = clusters[keep]
+        variance, n_clusters = _cluster_variance(codes, psu, ww * dev, used, sw, n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            deff = variance / se**2
+        se_cl = np.sqrt(variance)
+        crit_cl = stats.t.ppf(0.5 + confidence / 2, np.maximum(n_clusters - 1, 1))
+        few = n_clusters < 2
+        result.update(
+            ci_low=np.where(few, np.nan, mean - crit_cl * se_cl),
+            ci_high=np.where(few, np.nan, mean + crit_cl * se_cl),
+            n_clusters=n_clusters,
+            deff=np.where(few, np.nan, deff),
+        )
     if flags is not None:
-        result.update(_grouped_share(flags[keep], w, used, codes, n_groups, confidence, weights))
+        result.update(
+            _grouped_share(
+                flags[keep],
+                w,
+                used,
+                codes,
+                n_groups,
+                confidence,
+                weights,
+                None if clusters is None else clusters[keep],
+            )
+        )
     return result
+
+
+def _cluster_variance(
+    codes: np.ndarray,
+    psu: np.ndarray,
+    scores: np.ndarray,
+    used: np.ndarray,
+    sw: np.ndarray,
+    n_groups: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``G/(G-1) Σ_c z_c² / sw²`` per (group, outcome) and ``G``, the clusters with data.
+
+    ``scores`` holds ``w·(x - m)`` per row and outcome (0 where not used); a
+    cluster counts for a (group, outcome) when one of its rows is ``used`` there.
+    """
+    n_psu = max(int(psu.max()) + 1 if len(psu) else 1, 1)
+    cell = codes * n_psu + psu
+    size = n_groups * n_psu
+
+    def per_cell(matrix: np.ndarray) -> np.ndarray:
+        return np.stack(
+            [
+                np.bincount(cell, weights=matrix[:, j], minlength=size)
+                for j in range(matrix.shape[1])
+            ],
+            axis=-1,
+        ).reshape(n_groups, n_psu, matrix.shape[1])
+
+    totals = per_cell(scores)
+    n_clusters = (per_cell(used.astype("float64")) > 0).sum(axis=1).astype("float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = n_clusters / (n_clusters - 1) * (totals**2).sum(axis=1) / sw**2
+    variance[n_clusters < 2] = np.nan
+    return variance, n_clusters
 
 
 def _grouped_share(
@@ -478,6 +616,7 @@ def _grouped_share(
     n_groups: int,
     confidence: float,
     weights: np.ndarray | None,
+    psu: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     flagged = used & ~np.isnan(flags)
     ww = np.where(flagged, w[:, None], 0.0)
@@ -488,11 +627,25 @@ def _grouped_share(
     with np.errstate(invalid="ignore", divide="ignore"):
         share = _group_sum(codes, ww * low, n_groups) / sw
         nobs = n_flag if weights is None else sw**2 / _group_sum(codes, ww**2, n_groups)
+    result = {}
+    if psu is not None:
+        dev = np.where(flagged, low - share[codes], 0.0)
+        variance, n_clusters = _cluster_variance(codes, psu, ww * dev, flagged, sw, n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            deff = variance / (share * (1 - share) / nobs)
+        deff = np.where((share == 0) | (share == 1), 1.0, deff)
+        deff[n_clusters < 2] = np.nan
+        level = 0.5 + confidence / 2
+        ratio = stats.t.ppf(level, np.maximum(nobs - 1, 1)) / stats.t.ppf(
+            level, np.maximum(n_clusters - 1, 1)
+        )
+        nobs = nobs / np.maximum(deff, 1.0) * ratio**2  # Korn-Graubard effective n
+        result["share_low_deff"] = deff
     ci_low = np.full(share.shape, np.nan)
     ci_high = np.full(share.shape, np.nan)
-    ok = n_flag > 0
+    ok = (n_flag > 0) & np.isfinite(nobs)
     if ok.any():
-        count = n_low[ok] if weights is None else share[ok] * nobs[ok]
+        count = n_low[ok] if weights is None and psu is None else share[ok] * nobs[ok]
         ci_low[ok], ci_high[ok] = proportion_confint(
             count, nobs[ok], alpha=1 - confidence, method="wilson"
         )
@@ -501,10 +654,19 @@ def _grouped_share(
         "share_low": share,
         "share_low_ci_low": ci_low,
         "share_low_ci_high": ci_high,
+        **result,
     }
 
 
-def _method_text(weighted: bool, has_low: np.ndarray) -> np.ndarray:
+def _method_text(weighted: bool, has_low: np.ndarray, cluster: str | None = None) -> np.ndarray:
+    if cluster is not None:
+        weighted_ = "weighted " if weighted else ""
+        mean = (
+            f"{weighted_}mean, SE linearised with {cluster} as clusters, t(clusters-1) CI, "
+            "design effect"
+        )
+        share = f"; {weighted_}share, Wilson CI on the Korn-Graubard effective n, design effect"
+        return np.where(has_low, mean + share, mean)
     if weighted:
         mean = "weighted mean, linearised SE, t(n-1) CI"
         share = "; weighted share, Wilson CI on Kish n_eff"

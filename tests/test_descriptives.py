@@ -447,3 +447,128 @@ def test_describe_by_dimensions_on_demo_sized_weighted_data(qol_codebook, domain
     assert len(data) > 2000
     table = describe_by_dimensions(data, domains, weight="w")
     assert len(table) == len(domains) * (1 + 5 + 3 + 2)
+
+
+# -- clustered children (services) ------------------------------------------------------
+
+
+def clustered(seed: int, n_services: int = 12, icc: float = 0.2, weighted: bool = False):
+    """Planted truth: services of 4-12 children, mean 60, total SD 20, the given ICC;
+    half the services 'cnst', half 'foster' (type per service); a low flag below 45."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(4, 13, n_services)
+    s = np.repeat(np.arange(n_services), sizes)
+    y = (
+        60
+        + rng.normal(0, 20 * math.sqrt(icc), n_services)[s]
+        + rng.normal(0, 20 * math.sqrt(1 - icc), len(s))
+    )
+    data = pd.DataFrame(
+        {
+            "service_id": [f"S{i:02d}" for i in s],
+            "placement_type": np.where(s % 2 == 0, "foster", "cnst"),
+            "home": y,
+            "low_home": pd.array(y < 45, dtype="boolean"),
+        }
+    )
+    if weighted:
+        data["w"] = rng.uniform(0.5, 2.0, len(s))
+    return data
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_clustered_mean_ci_matches_statsmodels_cluster_robust(weighted):
+    """Independent implementation: the clustered CI of a mean is the CR1 cluster-robust
+    interval of an intercept-only OLS / WLS in statsmodels (``cov_type="cluster"``,
+    which for one parameter has no n-correction left) with t on G - 1 df, per group
+    and overall; the design effect is that variance over the unclustered one."""
+    data = clustered(1, weighted=weighted)
+    weight = "w" if weighted else None
+    table = describe_scores(
+        data, ["home"], by="placement_type", weight=weight, cluster="service_id"
+    )
+    plain = describe_scores(data, ["home"], by="placement_type", weight=weight)
+    for group in ("all", "cnst", "foster"):
+        part = data if group == "all" else data[data["placement_type"] == group]
+        codes = pd.factorize(part["service_id"])[0]
+        X = np.ones((len(part), 1))
+        model = sm.WLS(part["home"], X, weights=part["w"]) if weighted else sm.OLS(part["home"], X)
+        fit = model.fit(cov_type="cluster", cov_kwds={"groups": codes})
+        got = row(table, group)
+        G = codes.max() + 1
+        assert got["n_clusters"] == G
+        se = float(fit.bse.iloc[0])
+        half = stats.t.ppf(0.975, G - 1) * se
+        assert got["mean"] == pytest.approx(float(fit.params.iloc[0]), rel=1e-12)
+        assert (got["ci_low"], got["ci_high"]) == pytest.approx(
+            (got["mean"] - half, got["mean"] + half), rel=1e-10
+        )
+        naive = row(plain, group)
+        naive_se = (naive["ci_high"] - naive["mean"]) / stats.t.ppf(0.975, naive["n"] - 1)
+        assert got["deff"] == pytest.approx(se**2 / naive_se**2, rel=1e-9)
+    assert "service_id as clusters" in table["method"].iloc[0]
+
+
+def test_clustered_share_uses_wilson_on_the_korn_graubard_effective_n():
+    """Hand calculation: the share's design effect is the cluster-robust variance of the
+    0/1 flag (statsmodels, as above) over p(1 - p)/n; the interval is Wilson's
+    (statsmodels proportion_confint) on n* = n / max(deff, 1) · (t(n-1) / t(G-1))²."""
+    data = clustered(2, n_services=10)
+    got = row(describe_scores(data, ["home"], cluster="service_id"))
+    flag = data["low_home"].astype(float)
+    codes = pd.factorize(data["service_id"])[0]
+    fit = sm.OLS(flag, np.ones((len(flag), 1))).fit(cov_type="cluster", cov_kwds={"groups": codes})
+    n, p, G = len(flag), flag.mean(), codes.max() + 1
+    deff = float(fit.bse.iloc[0]) ** 2 / (p * (1 - p) / n)
+    assert got["share_low_deff"] == pytest.approx(deff, rel=1e-9)
+    n_star = n / max(deff, 1) * (stats.t.ppf(0.975, n - 1) / stats.t.ppf(0.975, G - 1)) ** 2
+    low, high = proportion_confint(p * n_star, n_star, method="wilson")
+    assert (got["share_low_ci_low"], got["share_low_ci_high"]) == pytest.approx((low, high))
+
+
+def test_clustered_intervals_cover_the_planted_mean():
+    """Known truth: 12 services, ICC 0.2, mean 60. The clustered 95% interval covers 60
+    in about 95% of 400 samples; the unclustered one, in fewer (too narrow: the
+    design effect is about 1 + (8 - 1)·0.2 = 2.4). The share below 45 (truth
+    P(N(60, 20²) < 45) = 0.227) is covered in at least 90%."""
+    truth_share = stats.norm.cdf(45, 60, 20)
+    reps = 400
+    samples = pd.concat(
+        [clustered(100 + seed).assign(sample=seed) for seed in range(reps)], ignore_index=True
+    )
+    samples["service_id"] = samples["sample"].astype(str) + "/" + samples["service_id"]
+    # one call, one group per sample: each sample's services are its own clusters
+    got = describe_scores(samples, ["home"], by="sample", overall=False, cluster="service_id")
+    naive = describe_scores(samples, ["home"], by="sample", overall=False)
+    assert (got["n_clusters"] == 12).all()
+    hits = ((got["ci_low"] <= 60) & (got["ci_high"] >= 60)).sum()
+    naive_hits = ((naive["ci_low"] <= 60) & (naive["ci_high"] >= 60)).sum()
+    share_hits = (
+        (got["share_low_ci_low"] <= truth_share) & (truth_share <= got["share_low_ci_high"])
+    ).sum()
+    deffs = got["deff"]
+    print(
+        f"coverage: clustered {hits / reps:.3f}, naive {naive_hits / reps:.3f}, "
+        f"share {share_hits / reps:.3f}; median deff {np.median(deffs):.2f}"
+    )
+    assert 0.92 <= hits / reps <= 0.98
+    assert naive_hits / reps < 0.88
+    assert share_hits / reps >= 0.90
+    assert 1.6 < np.median(deffs) < 3.2
+
+
+def test_clustered_group_with_one_service_has_no_interval():
+    """Known truth: a group run by one service cannot show how services vary: its mean
+    is given, its CI and design effect are missing; children with a missing service
+    are left out."""
+    data = clustered(3, n_services=6)
+    data.loc[data["service_id"] == "S00", "placement_type"] = "family"
+    data.loc[data.index[:2], "service_id"] = None
+    table = describe_scores(data, ["home"], by="placement_type", cluster="service_id")
+    family = row(table, "family")
+    assert family["n_clusters"] == 1 and math.isfinite(family["mean"])
+    assert math.isnan(family["ci_low"]) and math.isnan(family["deff"])
+    assert row(table)["n"] == len(data) - 2
+    assert list(table.columns[-3:]) == ["share_low_ci_high", "share_low_deff", "method"]
+    assert {"n_clusters", "deff"} <= set(table.columns)
+    assert "deff" not in describe_scores(data, ["home"]).columns
