@@ -86,6 +86,20 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern (``a(?:b|c)|d`` -> ``a(?:b|c)``, ``d``)."""
+    words, depth, current = [], 0, ""
+    for char in pattern:
+        if char == "|" and depth == 0:
+            words.append(current)
+            current = ""
+            continue
+        depth += (char == "(") - (char == ")")
+        current += char
+    words.append(current)
+    return words
+
+
 #: What replaces each kind of identifier, per language of the report.
 PLACEHOLDERS: dict[str, dict[str, str]] = {
     "bg": {
@@ -237,6 +251,37 @@ _INTRO = (
     r"|казват\s+ми|my\s+name\s+is|my\s+name's|i\s+am\s+called|I\s+am\s+called"
 )
 _I_AM = r"аз\s+съм|I'm|I\s+am|they\s+call\s+me|people\s+call\s+me|call\s+me"
+_KIN = _KIN_BG + "|" + "|".join(rf"{word}\.?" for word in _alternatives(_KIN_EN))
+_ADDRESS_DOT = (
+    r"ул\.|бул\.|ж\.\s?к\.?|жк\.|кв\.|бл\.|вх\.|ап\.|ет\.|str\.|ul\.|bul\.|bl\.|vh\.|apt?\.|blvd\.?"
+    r"|Str\.|Ul\.|Bul\.|Bl\.|Apt?\.|Blvd\.?|УЛ\.|БУЛ\.|ЖК\.|Ж\.К\.|БЛ\.|ВХ\.|АП\."
+)
+_ADDRESS_SHORT = r"ул|бул|жк|ж\s?к|кв|бл|вх|ап|ет"
+_ADDRESS_WORDS = (
+    r"улицата|улица|булеварда|булевард|квартала|квартал|блока|блок|вход|апартамент|етаж"
+    r"|ulitsa|street|boulevard|block|entrance|apartment|flat|floor"
+)
+_TOWN_WORDS = (
+    r"гр\.|с\.|гр\s|град\s|село\s|община\s|област\s|общ\.|обл\.|town\s+of|village\s+of"
+    r"|Town\s+of|Village\s+of"
+)
+_INSTITUTION_WORDS = r"училище|гимназия|детска\s+градина|градина|център|дом|комплекс|приют"
+_LINK_STARTS = "|".join(
+    [
+        *(f"{scheme}://" for scheme in ("http", "https", "HTTP", "HTTPS", "Http", "Https")),
+        r"www\.",
+        r"WWW\.",
+        r"Www\.",
+        *(
+            rf"{site}\.com/"
+            for site in _alternatives(
+                "facebook|Facebook|fb|FB|instagram|Instagram|tiktok|TikTok|youtube|YouTube"
+                "|snapchat|Snapchat|twitter|Twitter"
+            )
+        ),
+        r"@(?=\w)",
+    ]
+)
 _MONTHS_BG = "януари|февруари|март|април|май|юни|юли|август|септември|октомври|ноември|декември"
 _MONTHS_EN = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -284,6 +329,18 @@ _GATE_WORDS: dict[str, tuple[str, ...]] = {
         "entrance",
     ),
     "town": ("гр", "с.", "село", "общ", "обл", "town of", "village of"),
+    "street": (
+        "street",
+        "st.",
+        "road",
+        "rd.",
+        "avenue",
+        "ave.",
+        "boulevard",
+        "blvd",
+        "lane",
+        "square",
+    ),
     "school": ("гимназия", "училище"),
     "institution": ("училище", "гимназия", "градина", "център", "дом", "комплекс", "приют"),
     "intro": ("казвам", "казват", "името", "викат", "наричат", "name", "called"),
@@ -312,21 +369,32 @@ def _cased(alternatives: str) -> str:
     which ``(?i:...)`` or a leading ``\\b`` would prevent. Only top-level
     ``|`` separate alternatives.
     """
-    words, depth, current = [], 0, ""
-    for char in alternatives:
-        if char == "|" and depth == 0:
-            words.append(current)
-            current = ""
-            continue
-        depth += (char == "(") - (char == ")")
-        current += char
-    words.append(current)
+    words = _alternatives(alternatives)
     out = []
     for word in words:
         out.append(word)
         if word[:1].isalpha() and word[:1].islower():
             out.append(word[0].upper() + word[1:])
     return "|".join(out)
+
+
+def _kw(alternatives: str, cased: bool = True, before: str = r"\w") -> str:
+    """Alternatives that must start a word, written so the engine can skip to them fast.
+
+    Each alternative (and, if ``cased``, the same starting with a capital)
+    begins with its plain first letter; the check that no ``before`` character
+    precedes the word comes right after that letter (``ул`` ->
+    ``у(?<!\\w.)л``). A pattern that starts with a plain alternation of letters
+    lets the regular expression engine jump between the positions where one of
+    them occurs instead of trying the whole pattern at every position.
+    """
+    out = []
+    for word in _alternatives(alternatives):
+        variants = [word]
+        if cased and word[0].islower():
+            variants.append(word[0].upper() + word[1:])
+        out += [f"{v[0]}(?<!{before}.){v[1:]}" for v in variants]
+    return "(?:" + "|".join(out) + ")"
 
 
 _Replace = Callable[[re.Match[str], dict[str, str]], str] | None
@@ -364,6 +432,7 @@ def _rules() -> list[_Rule]:
     )
     domain_word = rf"[\w-]++(?:{dot_word}[\w-]++)*?{dot_word}(?i:{_TLDS})(?!\w)"
     place_word = rf"(?:{_CAP}|{_UPPER_WORD})"
+    not_word_or_dot = r"[\w.]"
     location = rf"(?:\s*,?\s*(?:гр\.?|град|с\.|село)\s*{_CAP}(?:[\s-]+{_CAP})*+)?"
     return [
         (
@@ -376,11 +445,7 @@ def _rules() -> list[_Rule]:
         ),
         (
             "profile",
-            re.compile(
-                r"(?:https?|HTTPS?|Https?|www|WWW|Www)(?:://|\.)\S++"
-                rf"|(?:{_cased('facebook|fb|instagram|tiktok|youtube|snapchat|twitter')})\.com/\S++"
-                r"|@\w[\w.]*+"
-            ),
+            re.compile(rf"(?:{_LINK_STARTS})\S*+"),
             _link,
             "link",
         ),
@@ -432,17 +497,33 @@ def _rules() -> list[_Rule]:
         ),
         (
             "address",
+            re.compile(rf"{_kw(_ADDRESS_DOT)}\s*+(?:{quoted}|{number}|\w++(?:[.-]\w++)*+){more}"),
+            None,
+            "address",
+        ),
+        (
+            "address",
             re.compile(
-                r"(?<!\w)(?:ул\.|бул\.|ж\.\s?к\.?|жк\.|кв\.|бл\.|вх\.|ап\.|ет\.|(?i:str\.|ul\.|bul\.|bl\.|vh\.|apt?\.|blvd\.?))"
-                rf"\s*+(?:{quoted}|{number}|\w++(?:[.-]\w++)*+){more}"
-                rf"|(?<![\w.])(?:ул|бул|жк|ж\s?к|кв|бл|вх|ап|ет)\s++(?:{quoted}|{number}|{_ANY_CAP}|{letter}){more}"
-                r"|(?<!\w)(?i:улицата|улица|булеварда|булевард|квартала|квартал|блока|блок|вход|апартамент|етаж"
-                r"|ulitsa|street|boulevard|block|entrance|apartment|flat|floor)"
-                rf"\s+(?:{quoted}|{number}|{_ANY_CAP}|{letter}){more}"
-                rf"|(?<!\w)(?:\d+[a-z]?\s+)?{_LCAP}(?:\s+{_LCAP})?\s+(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Boulevard|Blvd\.?|Lane|Square)"
+                rf"{_kw(_ADDRESS_SHORT, cased=False, before=not_word_or_dot)}\s++"
+                rf"(?:{quoted}|{number}|{_ANY_CAP}|{letter}){more}"
             ),
             None,
             "address",
+        ),
+        (
+            "address",
+            re.compile(rf"{_kw(_ADDRESS_WORDS)}\s+(?:{quoted}|{number}|{_ANY_CAP}|{letter}){more}"),
+            None,
+            "address",
+        ),
+        (
+            "address",
+            re.compile(
+                rf"(?<!\w)(?:\d+[a-z]?\s+)?{_LCAP}(?:\s+{_LCAP})?\s+"
+                r"(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Boulevard|Blvd\.?|Lane|Square)"
+            ),
+            None,
+            "street",
         ),
         (
             "address",
@@ -455,14 +536,23 @@ def _rules() -> list[_Rule]:
         ),
         (
             "place",
-            re.compile(
-                rf"(?<!\w)(?:гр\.|с\.|(?:гр|град|село|община|област|общ\.|обл\.)\s|(?i:town\s+of|village\s+of))"
-                rf"\s*{_ANY_CAP}(?:[\s-]+{_ANY_CAP})*+"
-                rf"|(?<!\w)\d{{1,3}}\s*(?:-?(?:то|во|ро|мо))?\s+(?:{_SCHOOLS}|училище)\b"
-                rf"|(?<!\w)(?:{_SCHOOLS})\s*(?:№\s*)?\d{{1,3}}\b(?:\s*{quoted})?{location}"
-            ),
+            re.compile(rf"{_kw(_TOWN_WORDS, cased=False)}\s*{_ANY_CAP}(?:[\s-]+{_ANY_CAP})*+"),
             None,
             "town",
+        ),
+        (
+            "place",
+            re.compile(
+                rf"{_kw(_SCHOOLS, cased=False)}\s*(?:№\s*)?\d{{1,3}}\b(?:\s*{quoted})?{location}"
+            ),
+            None,
+            "digit",
+        ),
+        (
+            "place",
+            re.compile(rf"\d(?<!\w.)\d{{0,2}}\s*(?:-?(?:то|во|ро|мо))?\s+(?:{_SCHOOLS}|училище)\b"),
+            None,
+            "digit",
         ),
         (
             "place",
@@ -476,40 +566,38 @@ def _rules() -> list[_Rule]:
         (
             "place",
             re.compile(
-                rf"(?<!\w)((?:{_SERVICES}|{_SCHOOLS})(?!\w)|(?i:училище|гимназия|детска\s+градина|градина"
-                rf"|център|дом|комплекс|приют)(?!\w))"
-                rf"\s*+(?:№\s*\d{{1,3}}\s*)?(?:{quoted}|(?:Св\.\s*)?{place_word}(?:\s+{place_word})*+)"
-                rf"{location}"
-                rf"|(?<!\w)((?:{_SERVICES}|{_SCHOOLS})(?!\w))(?:\s*,?\s*(?:гр\.?|град|с\.|село)\s*{_CAP}(?:[\s-]+{_CAP})*+)"
+                rf"({_kw(_SERVICES + '|' + _SCHOOLS + '|' + _INSTITUTION_WORDS)})(?!\w)"
+                rf"(?:\s*+(?:№\s*\d{{1,3}}\s*)?(?:{quoted}|(?:Св\.\s*)?{place_word}(?:\s+{place_word})*+)"
+                rf"{location}|\s*,?\s*(?:гр\.?|град|с\.|село)\s*{_CAP}(?:[\s-]+{_CAP})*+)"
             ),
-            lambda m, k: f"{m.group(1) or m.group(2)} {k['place']}",
+            lambda m, k: f"{m.group(1)} {k['place']}",
             "institution",
         ),
         (
             "name",
             re.compile(
-                rf"(?:{_cased(_INTRO)})(?!\w)"
+                rf"{_kw(_INTRO)}(?!\w)"
                 rf"(\s*[:,-]?\s*){_WORD}(?:\s+(?:{_ANY_CAP}|{_SURNAME_LOWER}|{_LATIN_LOWER_SURNAME}))*"
             ),
-            _word_start(lambda m, k: _keep_prefix(m, k["name"])),
+            lambda m, k: _keep_prefix(m, k["name"]),
             "intro",
         ),
         (
             "name",
             re.compile(
-                rf"(?:{_cased(_I_AM)})(\s+)"
+                rf"{_kw(_I_AM)}(\s+)"
                 rf"{_ANY_CAP}(?:\s+{_ANY_CAP})*"
             ),
-            _word_start(lambda m, k: _keep_prefix(m, k["name"])),
+            lambda m, k: _keep_prefix(m, k["name"]),
             "i_am",
         ),
         (
             "name",
             re.compile(
-                rf"(?:{_cased(_KIN_BG)}|(?:{_cased(_KIN_EN)})\.?)(?:\s+(?:ми|си|му|ѝ|й|ни|ви|им))?(?!\w)"
+                rf"{_kw(_KIN)}(?:\s+(?:ми|си|му|ѝ|й|ни|ви|им))?(?!\w)"
                 rf"(\s*,?\s*){_ANY_CAP}(?:\s+{_ANY_CAP})*"
             ),
-            _word_start(lambda m, k: _keep_prefix(m, k["name"])),
+            lambda m, k: _keep_prefix(m, k["name"]),
             "kin",
         ),
     ]
@@ -751,8 +839,6 @@ def _word_start(replace: Callable[[re.Match[str], dict[str, str]], str]) -> _Rep
 def _link(match: re.Match[str], marks: dict[str, str]) -> str:
     """A link or ``@handle``; punctuation that ends the sentence is kept."""
     text = match.group(0)
-    if text.startswith(("www", "WWW", "Www")) and text[3:4] != ".":
-        return text
     core = text.rstrip(".,;:!?)]»“”\"'")
     return marks["profile"] + text[len(core) :]
 
