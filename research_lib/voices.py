@@ -348,6 +348,16 @@ _GATE_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+_KIN_STEMS = (
+    *_words("""
+    брат батк бате как сестр майк мама баща татк тате баба дядо леля чичо вуй стрин прият
+    гадже възпит учител директор психол детегл социал госп г-жа г-ца г-н brother sister mum
+    mom mother dad father grand aunt uncle cousin friend carer caregiver teacher worker
+    director psychologist mr ms mx miss dr
+    """),
+)
+
+
 def _gates(text: str) -> dict[str, bool]:
     """Cheap tests (substring searches) of which rules can match ``text`` at all."""
     low = text.lower()
@@ -357,7 +367,7 @@ def _gates(text: str) -> dict[str, bool]:
     gates["handle"] = digit or "_" in text
     gates["town"] = gates["town"] or digit
     gates["institution"] = gates["institution"] or _UPPER_PAIR.search(text) is not None
-    gates["kin"] = True
+    gates["kin"] = any(word in low for word in _KIN_STEMS)
     return gates
 
 
@@ -388,13 +398,21 @@ def _kw(alternatives: str, cased: bool = True, before: str = r"\w") -> str:
     lets the regular expression engine jump between the positions where one of
     them occurs instead of trying the whole pattern at every position.
     """
-    out = []
+    by_letter: dict[str, list[str]] = {}
     for word in _alternatives(alternatives):
         variants = [word]
         if cased and word[0].islower():
             variants.append(word[0].upper() + word[1:])
-        out += [f"{v[0]}(?<!{before}.){v[1:]}" for v in variants]
-    return "(?:" + "|".join(out) + ")"
+        for variant in variants:
+            by_letter.setdefault(variant[0], []).append(variant[1:])
+    # one branch per first letter, so the engine tries few branches at each candidate
+    return (
+        "(?:"
+        + "|".join(
+            f"{letter}(?<!{before}.)(?:{'|'.join(rests)})" for letter, rests in by_letter.items()
+        )
+        + ")"
+    )
 
 
 _Replace = Callable[[re.Match[str], dict[str, str]], str] | None
@@ -465,15 +483,22 @@ def _rules() -> list[_Rule]:
             lambda m, k: _keep_prefix(m, k["id_number"]),
             "egn",
         ),
-        ("id_number", re.compile(r"(?<![\d+])\d{10}(?!\d)"), _ten_digits, "digit"),
+        ("id_number", re.compile(r"\d(?<![\d+].)\d{9}(?!\d)"), _ten_digits, "digit"),
         (
             "date",
             re.compile(
-                r"(?<![\d.])(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2})"
+                r"\d(?<![\d.].)(?:(?:\d?[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{3}[./-]\d{1,2}[./-]\d{1,2})"
                 r"(?!\.?\d)"
-                rf"|(?<!\d)\d{{1,2}}(?:-?(?:ти|ви|ри|ми))?\s+(?i:{_MONTHS_BG})\b(?:\s+\d{{4}})?"
-                rf"|(?<!\d)\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS_EN})\b\.?(?:,?\s+\d{{4}})?"
-                rf"|\b(?:{_MONTHS_EN})\b\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?(?!\d)"
+                rf"|\d?(?:-?(?:ти|ви|ри|ми))?\s+(?i:{_MONTHS_BG})\b(?:\s+\d{{4}})?"
+                rf"|\d?(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS_EN})\b\.?(?:,?\s+\d{{4}})?)"
+            ),
+            None,
+            "digit",
+        ),
+        (
+            "date",
+            re.compile(
+                rf"{_kw(_MONTHS_EN, cased=False)}\b\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?(?!\d)"
             ),
             None,
             "digit",
@@ -694,12 +719,20 @@ def _name_tokens(text: str, marks: dict[str, str]) -> str:
         word = match.group()
         tokens.append((start, match.end(), word, *_token_info(word)))
     replaced: list[tuple[int, int, str]] = []
-    for i, token in enumerate(tokens):
-        if token[6] or token[3] == "other":
+    name, place = marks["name"], marks["place"]
+    for i, (start, end, word, kind, _, _, stop) in enumerate(tokens):
+        if stop or kind == "other":
             continue
+        if kind == "cap" and len(word) > 1:
+            # the common case, inlined: a capitalised word inside a sentence
+            prefix = text[max(0, start - 40) : start].rstrip()
+            if prefix and prefix[-1] not in _BOUNDARY_CHARS:
+                previous = prefix.rsplit(None, 1)[-1]
+                replaced.append((start, end, place if previous in _PLACE_PREPOSITIONS else name))
+                continue
         category = _decide(i, tokens, text)
         if category is not None:
-            replaced.append((token[0], token[1], marks[category]))
+            replaced.append((start, end, marks[category]))
     found = set(_LOWER_TOKEN.findall(text)) & names.lower
     if found:
         pattern = re.compile(
@@ -721,12 +754,9 @@ def _name_tokens(text: str, marks: dict[str, str]) -> str:
 
 
 def _at_start(text: str, start: int) -> bool:
-    """Whether the word at ``start`` begins a sentence (or a quotation)."""
-    i = start - 1
-    floor = max(0, start - 50)
-    while i >= floor and text[i] in " \t\r\u00a0":
-        i -= 1
-    return i < floor or text[i] in _BOUNDARY_CHARS
+    """Whether the word at ``start`` begins a sentence (or a quotation, or the text)."""
+    prefix = text[max(0, start - 40) : start].rstrip()
+    return not prefix or prefix[-1] in _BOUNDARY_CHARS
 
 
 @functools.lru_cache(maxsize=65536)
