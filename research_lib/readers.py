@@ -49,14 +49,19 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import html
 import io
 import math
 import re
-from collections.abc import Collection, Sequence
+import struct
+import zipfile
+import zlib
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
+from xml.parsers import expat
 
 import numpy as np
 import pandas as pd
@@ -482,9 +487,39 @@ def _malformed_frame(records: list[dict]) -> pd.DataFrame:
     )
 
 
+def _check_value_lengths(
+    source: Path, layout: _Layout, columns: Sequence[pa.Array | pa.ChunkedArray], rows: np.ndarray
+) -> None:
+    """InputError naming the row and column of the first value over ``MAX_CELL_CHARS``."""
+    for i, column in enumerate(columns):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        longest = pc.max(pc.binary_length(column)).as_py()  # bytes >= characters: cheap test
+        if longest is None or longest <= MAX_CELL_CHARS:
+            continue
+        lengths = pc.utf8_length(column)
+        over = pc.greater(lengths, MAX_CELL_CHARS)
+        at = pc.index(over, True).as_py()
+        if at < 0:
+            continue
+        _too_long_value(
+            source, int(rows[at]), layout.names[i] or _column_label(i), lengths[at].as_py()
+        )
+
+
+def _too_long_value(source: Path, row: int, column: str, length: int | None) -> NoReturn:
+    size = f"{length:,} characters" if length else f"more than {MAX_CELL_CHARS:,} characters"
+    raise InputError(
+        f"{source.name}: row {row}, column {column!r} holds a value of {size}; the workbench "
+        f"reads at most {MAX_CELL_CHARS:,} characters in one value. Check for a stray double "
+        "quote that swallowed the lines after it, or shorten the value, and save the file again."
+    )
+
+
 def _assemble(source: Path, parsed: _Parsed) -> RawTable:
     """Clean and type the columns, drop empty rows, split off metadata, build the RawTable."""
     layout = parsed.layout
+    _check_value_lengths(source, layout, parsed.columns, parsed.rows)
     with ThreadPoolExecutor() as pool:  # arrow kernels release the GIL
         columns = list(pool.map(_finish_column, parsed.columns, layout.is_numeric))
     keep = _drop_unnamed(source, layout, columns)
@@ -694,6 +729,25 @@ def _malformed_record(
     }
 
 
+def _long_field(lines: Sequence[str], delimiter: str) -> int | None:
+    """0-based field number of the first field over ``MAX_CELL_CHARS`` in the record
+    starting at ``lines[0]`` (quotes respected), or None; reads no further than that field."""
+    field_number, length, quoted = 0, 0, False
+    for line in lines:
+        for char in line:
+            if char == '"':
+                quoted = not quoted
+            elif not quoted and char == delimiter:
+                field_number, length = field_number + 1, 0
+                continue
+            elif not quoted and char in "\r\n":
+                return None
+            length += 1
+            if length > MAX_CELL_CHARS:
+                return field_number
+    return None
+
+
 def _parse_csv_exact(
     text: str, delimiter: str, n_fields: int, source: Path
 ) -> tuple[list[pa.Array], np.ndarray, list[dict]]:
@@ -703,12 +757,14 @@ def _parse_csv_exact(
     Records with no value at all are skipped; extra trailing fields that are empty are dropped.
     """
     lines, reader = _csv_reader(text, delimiter)
+    header: list[str] = []
+    end = 0
     records: list[list[str]] = []
     rows: list[int] = []
     malformed: list[dict] = []
     record = 1
     try:
-        next(reader)  # header
+        header = next(reader)
         end = reader.line_num
         for fields in reader:
             record += 1
@@ -724,6 +780,11 @@ def _parse_csv_exact(
                 raw_text = "".join(lines[start:end])
                 malformed.append(_malformed_record(record, fields, raw_text, n_fields, delimiter))
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            at = _long_field(lines[end:], delimiter)
+            if at is not None:
+                name = header[at] if at < len(header) and header[at] else _column_label(at)
+                _too_long_value(source, record + 1, _normalise_name(name), None)
         raise InputError(
             f"{source.name}: row {record + 1} cannot be read ({exc}); check for a stray "
             "double quote or a very long value, then save the file again."
@@ -864,11 +925,775 @@ def _read_csv(source: Path, numeric: frozenset[str]) -> _Parsed:
         ) from exc
 
 
+# --------------------------------------------------------------------------- workbook bounds
+#
+# A workbook is a zip of XML files, and the spreadsheet reader (calamine) builds the
+# whole rectangle from A1 to the last used cell, and every text, in memory before a
+# single value comes back: a 5 KB file with one value in cell XFD1048576 asks for
+# hundreds of gigabytes (a Rust abort, not an exception), and one cell of 838 MB of
+# text compresses to under 1 MB. So before calamine opens an .xlsx/.xlsm/.ods file,
+# the zip is read here as a stream (a few MB in memory at a time, whatever the file
+# unpacks to) and refused with an InputError beyond these limits. A survey file is
+# far below all of them (5,000 respondents x 67 columns = 335,000 cells, 11 MB of XML).
+
+#: Most rows a sheet may use (counted from row 1 to the last cell that is present).
+MAX_SHEET_ROWS = 1_000_000
+#: Most columns a sheet may use (column BXX); Excel allows 16,384 (XFD).
+MAX_SHEET_COLUMNS = 2_000
+#: Most cells in the rectangle from A1 to the last used row and column: about
+#: 100,000 respondents x 100 columns, a few GB once read.
+MAX_SHEET_CELLS = 10_000_000
+#: Longest value, in characters: a CSV field, or (as stored bytes, below) a workbook cell.
+MAX_CELL_CHARS = 100_000
+#: Longest cell text, shared text or single XML element as stored in a workbook:
+#: 4 bytes per character (Excel and LibreOffice stop at 32,767 characters a cell,
+#: at most about 330 KB as XML even if every character is escaped).
+MAX_CELL_XML_BYTES = 4 * MAX_CELL_CHARS
+#: Most text the cells of the first sheet may hold in all (shared texts counted
+#: once per cell that shows them: 1,000 cells pointing at one 400 KB text are 400 MB).
+MAX_SHEET_TEXT_BYTES = 512 * 2**20
+#: Most bytes one file inside the zip may unpack to (a sheet of about 250,000 rows
+#: of 67 answers), whatever the zip directory says.
+MAX_MEMBER_BYTES = 256 * 2**20
+#: Highest unpacked/packed ratio of a file inside the zip once it passes
+#: ``_RATIO_FLOOR_BYTES`` (survey sheets pack about 10:1; a zip bomb about 1,000:1).
+MAX_COMPRESSION_RATIO = 250
+_RATIO_FLOOR_BYTES = 8 * 2**20
+_OUT_BYTES = 1 << 20  # unpacked bytes handed on at a time
+_IN_BYTES = 1 << 16  # packed bytes read at a time
+_ZIP_EXTENSIONS = (".xlsx", ".xlsm", ".ods")
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... file name length, extra length
+_PAD = b"\0" * 64
+_XML_DELIMITERS = np.zeros(256, dtype=bool)
+_XML_DELIMITERS[[9, 10, 13, 32, ord(">"), ord("/")]] = True
+_NAME_BYTES = np.zeros(256, dtype=bool)
+_NAME_BYTES[[*b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/"]] = True
+# Local names calamine acts on in a worksheet: a prefixed one (<x:c>) takes the slow path.
+_SHEET_NAMES = frozenset({b"c", b"row", b"v", b"is", b"t", b"r", b"dimension", b"sheetData"})
+_DIMENSION = re.compile(
+    rb'<dimension ref="([A-Z]{1,7})([0-9]{1,12})(?::([A-Z]{1,7})([0-9]{1,12}))?"'
+)
+_CELL_START = np.frombuffer(b' r="', dtype=np.uint8)
+_SPECIAL_ENDS = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"), (b"<!", b">"))
+
+
+class _SlowPath(Exception):
+    """The sheet XML is not in the usual form; read it again with the exact (expat) scan."""
+
+
+def _column_number(letters: str) -> int:
+    """1-based column number of spreadsheet column *letters* (``"A"`` -> 1, ``"XFD"`` -> 16384)."""
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _windows(a: np.ndarray, width: int) -> np.ndarray:
+    """Every *width* bytes of *a* as rows (a view: ``_windows(a, 3)[i]`` is ``a[i:i+3]``)."""
+    return np.lib.stride_tricks.sliding_window_view(a, width)
+
+
+def _next_special(buffer: bytes, position: int, cut: int) -> int:
+    """Offset of the first ``<!`` or ``<?`` in ``buffer[position:cut]``, or -1.
+
+    Looks for the rare ``!`` and ``?`` (a fast byte search) rather than for ``<``.
+    """
+    best = -1
+    for mark in b"!?":
+        found = buffer.find(mark, position + 1, cut + 1)
+        while found > 0 and buffer[found - 1] != 60:
+            found = buffer.find(mark, found + 1, cut + 1)
+        if found > 0 and (best < 0 or found - 1 < best):
+            best = found - 1
+    return best
+
+
+def _check_workbook_bounds(source: Path) -> None:
+    """Raise InputError when a zipped workbook is beyond the limits above.
+
+    Nothing is decided for files that are not zips (``.xls``: no compression, at most
+    65,536 x 256 cells) or broken zips: the workbook reader then says what is wrong.
+    """
+    suffix = source.suffix.lower()
+    if suffix not in _ZIP_EXTENSIONS:
+        return
+    try:
+        with source.open("rb") as handle:
+            if not zipfile.is_zipfile(handle):
+                return
+            with zipfile.ZipFile(handle) as book:
+                _WorkbookBounds(source, book, handle, ods=suffix == ".ods").check()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, struct.error):
+        return  # not a readable zip: python-calamine reports it
+
+
+class _WorkbookBounds:
+    """The streaming checks of one zipped workbook (see the limits above)."""
+
+    def __init__(self, source: Path, book: zipfile.ZipFile, handle: Any, *, ods: bool) -> None:
+        self.source = source
+        self.book = book
+        self.handle = handle
+        self.ods = ods
+        self.sheet = "first sheet"
+        self.first_sheet = "content.xml" if ods else ""  # member name, lower case
+        self.shared: np.ndarray = np.zeros(0, dtype=np.int64)  # bytes of each shared text
+
+    # ---------------------------------------------------------------- driver
+
+    def check(self) -> None:
+        infos = self.book.infolist()
+        roles = self._roles(infos)
+        for info in infos:
+            if info.file_size > MAX_MEMBER_BYTES:
+                self._too_big(info)
+        order = sorted(infos, key=lambda info: roles.get(info.filename.lower()) != "sst")
+        for info in order:
+            role = roles.get(info.filename.lower())
+            if role == "sst":
+                self._scan_shared_strings(info)
+            elif role == "sheet":
+                try:
+                    _SheetScan(self).run(info)
+                except _SlowPath:
+                    _SheetScan(self, slow=True).run(info)
+            elif role == "ods":
+                self._scan_ods(info)
+            elif role == "xml":
+                for _ in self._xml_blocks(info):
+                    pass
+            else:
+                for _ in self._chunks(info):
+                    pass
+
+    def _roles(self, infos: list[zipfile.ZipInfo]) -> dict[str, str]:
+        """Lower-case member name -> what calamine reads it as."""
+        if self.ods:
+            return {"content.xml": "ods"}
+        roles = {
+            "xl/workbook.xml": "xml",
+            "xl/_rels/workbook.xml.rels": "xml",
+            "xl/styles.xml": "xml",
+            "xl/sharedstrings.xml": "sst",
+        }
+        first = self._first_sheet(infos)
+        if first is None:  # cannot tell which sheet is first: every worksheet counts
+            for info in infos:
+                if info.filename.lower().startswith("xl/worksheets/"):
+                    roles[info.filename.lower()] = "sheet"
+        else:
+            roles[first.lower()] = "sheet"
+            self.first_sheet = first.lower()
+        return roles
+
+    def _first_sheet(self, infos: list[zipfile.ZipInfo]) -> str | None:
+        """Member name of the first sheet, as calamine finds it (workbook.xml + its rels)."""
+        names = {info.filename.lower(): info for info in infos}
+        workbook = names.get("xl/workbook.xml")
+        rels = names.get("xl/_rels/workbook.xml.rels")
+        if workbook is None or rels is None:
+            return None
+        workbook_xml, rels_xml = self._small(workbook), self._small(rels)
+        if workbook_xml is None or rels_xml is None:
+            return None
+        sheet = re.search(rb"<(?:\w+:)?sheet\b([^>]*)>", workbook_xml)
+        if sheet is None:
+            return None
+        attributes = dict(re.findall(rb'([\w:]+)\s*=\s*"([^"]*)"', sheet[1]))
+        rid = attributes.get(b"r:id") or attributes.get(b"relationships:id")
+        self.sheet = html.unescape(attributes.get(b"name", b"").decode("utf-8", "replace"))
+        for relation in re.findall(rb"<(?:\w+:)?Relationship\b([^>]*)>", rels_xml):
+            relation_attributes = dict(re.findall(rb'([\w:]+)\s*=\s*"([^"]*)"', relation))
+            if rid is not None and relation_attributes.get(b"Id") == rid:
+                target = relation_attributes.get(b"Target", b"").decode("utf-8", "replace")
+                if target.startswith("/xl/"):
+                    return target[1:]
+                return target if target.startswith("xl/") else f"xl/{target}"
+        return None
+
+    def _small(self, info: zipfile.ZipInfo, limit: int = 16 * 2**20) -> bytes | None:
+        """The whole (checked) XML of a small member, or None when it is over *limit* bytes."""
+        blocks, size = [], 0
+        for block in self._xml_blocks(info):
+            size += len(block)
+            if size > limit:
+                return None
+            blocks.append(block)
+        return b"".join(blocks)
+
+    # ---------------------------------------------------------------- zip stream
+
+    def _chunks(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        """Unpacked bytes of one member, a chunk at a time, counted as they come.
+
+        The sizes in the zip directory can lie, so the packed data are inflated
+        here (stored or deflate, the only methods of Excel and LibreOffice) and
+        the count stops at ``MAX_MEMBER_BYTES``; an extreme packing ratio stops
+        it earlier.
+        """
+        if info.flag_bits & 0x1:
+            raise InputError(
+                f"{self.source.name}: part {info.filename!r} of the workbook is encrypted. "
+                "Save a copy without a password and read that."
+            )
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise InputError(
+                f"{self.source.name}: part {info.filename!r} of the workbook is packed in an "
+                f"unusual way (zip method {info.compress_type}). Open the file in Excel or "
+                "LibreOffice and save it again as .xlsx."
+            )
+        self.handle.seek(info.header_offset)
+        signature, name_length, extra_length = _LOCAL_HEADER.unpack(self.handle.read(30))
+        if signature != b"PK\x03\x04":
+            raise zipfile.BadZipFile(info.filename)
+        self.handle.seek(info.header_offset + 30 + name_length + extra_length)
+        inflate = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        left, packed, unpacked = info.compress_size, 0, 0
+        while left > 0:
+            data = self.handle.read(min(left, _IN_BYTES))
+            if not data:
+                return
+            left -= len(data)
+            packed += len(data)
+            while data:
+                if inflate is None:
+                    out, data = data, b""
+                else:
+                    out = inflate.decompress(data, _OUT_BYTES)
+                    data = inflate.unconsumed_tail
+                unpacked += len(out)
+                if unpacked > MAX_MEMBER_BYTES:
+                    self._too_big(info)
+                if unpacked > _RATIO_FLOOR_BYTES and unpacked > MAX_COMPRESSION_RATIO * packed:
+                    raise InputError(
+                        f"{self.source.name}: {self._part(info)} unpacks "
+                        f"to more than {MAX_COMPRESSION_RATIO} times its packed size, as a "
+                        "'zip bomb' does. Check that this is the right file; open it in Excel "
+                        "or LibreOffice and save it again, or export the data as CSV."
+                    )
+                if out:
+                    yield out
+            if inflate is not None and inflate.eof:
+                return
+
+    def _too_big(self, info: zipfile.ZipInfo) -> NoReturn:
+        raise InputError(
+            f"{self.source.name}: {self._part(info)} unpacks to more than "
+            f"{_size_text(MAX_MEMBER_BYTES)}, far beyond a survey file (a 'zip bomb' or a "
+            "damaged file). Check that this is the right file; export large data as CSV."
+        )
+
+    def _part(self, info: zipfile.ZipInfo) -> str:
+        """``sheet 'data' (xl/worksheets/sheet1.xml)`` or ``part 'xl/media/x.png' of the workbook``."""
+        if info.filename.lower() == self.first_sheet:
+            return f"sheet {self.sheet!r} ({info.filename})"
+        return f"part {info.filename!r} of the workbook"
+
+    def _xml_blocks(self, info: zipfile.ZipInfo, *, check_runs: bool = True) -> Iterator[bytes]:
+        """Unpacked XML in blocks that end just before a ``<``, checked for long pieces.
+
+        No text, tag, comment or CDATA section may be longer than
+        ``MAX_CELL_XML_BYTES``: the XML parser would hold it whole in memory.
+        Each block after the first starts with ``<``.
+        """
+        carry = b""
+        for chunk in self._chunks(info):
+            buffer = carry + chunk
+            cut = buffer.rfind(b"<")
+            cut = self._special_cut(buffer, 0 if cut < 0 else cut, info)
+            if cut <= 0:
+                carry = buffer
+            else:
+                block, carry = buffer[:cut], buffer[cut:]
+                if check_runs:
+                    self._check_runs(block, info)
+                yield block
+            if len(carry) > MAX_CELL_XML_BYTES + 64:
+                self._too_long(info)
+        if carry:
+            self._special_cut(carry, len(carry), info, final=True)
+            if check_runs:
+                self._check_runs(carry, info)
+            yield carry
+
+    def _special_cut(
+        self, buffer: bytes, cut: int, info: zipfile.ZipInfo, *, final: bool = False
+    ) -> int:
+        """*cut*, or the start of a comment/CDATA/declaration whose end is not in *buffer* yet."""
+        position = 0
+        while True:
+            start = _next_special(buffer, position, cut)
+            if start < 0:
+                return cut
+            end_mark = next(end for begin, end in _SPECIAL_ENDS if buffer.startswith(begin, start))
+            end = buffer.find(end_mark, start + 2, start + MAX_CELL_XML_BYTES + len(end_mark))
+            if end < 0:
+                if final or len(buffer) - start >= MAX_CELL_XML_BYTES:
+                    self._too_long(info)
+                return start
+            position = end + len(end_mark)
+
+    def _check_runs(self, block: bytes, info: zipfile.ZipInfo) -> None:
+        """InputError when the block has a stretch without ``<`` longer than the limit.
+
+        Looks for a ``<`` in every stretch of half the limit (a fast byte search);
+        only around a stretch without one is the exact length measured.
+        """
+        step = MAX_CELL_XML_BYTES // 2
+        for start in range(0, len(block), step):
+            if block.find(b"<", start, start + step) >= 0:
+                continue
+            before = block.rfind(b"<", 0, start)
+            after = block.find(b"<", start)
+            if (len(block) if after < 0 else after) - max(before, 0) > MAX_CELL_XML_BYTES:
+                self._too_long(info)
+
+    def _too_long(self, info: zipfile.ZipInfo, what: str = "a value or an XML element") -> NoReturn:
+        where = (
+            f"sheet {self.sheet!r}"
+            if info.filename.lower() != "xl/sharedstrings.xml"
+            else "the shared texts"
+        )
+        raise InputError(
+            f"{self.source.name}: {where} ({info.filename}) holds {what} longer than "
+            f"{MAX_CELL_XML_BYTES:,} bytes (about {MAX_CELL_CHARS:,} characters; Excel itself "
+            "allows 32,767 in a cell). Shorten or remove that value (or check that this is "
+            "the right file) and save the workbook again."
+        )
+
+    # ---------------------------------------------------------------- shared strings / ODS (exact, expat)
+
+    def _scan_shared_strings(self, info: zipfile.ZipInfo) -> None:
+        """Bytes of each non-empty shared text, in calamine's numbering (empty ones are skipped)."""
+        lengths: list[int] = []
+        state = {"depth": 0, "length": 0}
+
+        def start(name: str, _attributes: Any) -> None:
+            if name.rpartition(":")[2] == "si":
+                state["depth"] += 1
+                state["length"] = 0
+
+        def end(name: str) -> None:
+            if name.rpartition(":")[2] == "si" and state["depth"]:
+                state["depth"] -= 1
+                if state["length"]:
+                    lengths.append(state["length"])
+
+        def text(data: str) -> None:
+            if state["depth"]:
+                state["length"] += len(data.encode("utf-8"))
+                if state["length"] > MAX_CELL_XML_BYTES:
+                    self._too_long(info, "a text")
+
+        self._expat(info, start, end, text)
+        self.shared = np.asarray(lengths, dtype=np.int64)
+
+    def _expat(self, info: zipfile.ZipInfo, start: Any, end: Any, text: Any) -> None:
+        parser = expat.ParserCreate()
+        parser.buffer_text = False
+        parser.StartElementHandler = start
+        parser.EndElementHandler = end
+        parser.CharacterDataHandler = text
+        try:
+            for block in self._xml_blocks(info):
+                parser.Parse(block, False)
+            parser.Parse(b"", True)
+        except expat.ExpatError:
+            return  # not well-formed: calamine reports it
+
+    def _scan_ods(self, info: zipfile.ZipInfo) -> None:
+        """Emulate calamine's ODS reader: repeated cells and rows are expanded."""
+        scan = _OdsScan(self, info)
+        self._expat(info, scan.start, scan.end, scan.text)
+
+    def refuse_area(self, rows: int, columns: int, where: str) -> None:
+        """InputError when a sheet of *rows* x *columns* (from A1) is beyond the limits."""
+        if (
+            rows <= MAX_SHEET_ROWS
+            and columns <= MAX_SHEET_COLUMNS
+            and rows * columns <= MAX_SHEET_CELLS
+        ):
+            return
+        raise InputError(
+            f"{self.source.name}: sheet {self.sheet!r} {where} {rows:,} rows x {columns:,} "
+            f"columns; the workbench reads at most {MAX_SHEET_ROWS:,} rows, "
+            f"{MAX_SHEET_COLUMNS:,} columns and {MAX_SHEET_CELLS:,} cells. Delete the empty "
+            "rows and columns below and to the right of the data (or copy just the data into "
+            "a new workbook) and save it again, or export the data as CSV."
+        )
+
+    def refuse_text(self, total: int) -> None:
+        if total > MAX_SHEET_TEXT_BYTES:
+            raise InputError(
+                f"{self.source.name}: the cells of sheet {self.sheet!r} hold more than "
+                f"{_size_text(MAX_SHEET_TEXT_BYTES)} of text in all (counting a shared text "
+                "once for every cell that shows it). Check that this is the right file, or "
+                "export the data as CSV."
+            )
+
+
+class _SheetScan:
+    """Extent, shared-text references and inline texts of the first worksheet.
+
+    The fast scan works on the XML bytes with numpy and relies on the form every
+    spreadsheet program writes (``<c r="B7" s="1" t="s"><v>12</v></c>``): it takes
+    the extent from the ``r`` references and bounds the shared text shown by
+    counting, for every ``<v>`` holding a whole number, the shared text of that
+    number (a superset of what calamine looks up). Anything else (cells without
+    ``r`` first, prefixed names, ``<v>`` with attributes), or a bound above the
+    limit, raises :class:`_SlowPath` and the sheet is read again with expat,
+    following calamine's rules exactly (cell types included).
+    """
+
+    def __init__(self, bounds: _WorkbookBounds, *, slow: bool = False) -> None:
+        self.bounds = bounds
+        self.slow = slow
+        self.max_row = 0
+        self.max_column = 0
+        self.text = 0
+        self.open_inline: int | None = None  # offset of an <is> not closed yet
+        self._column_group = 0  # letters in the latest column seen so far
+
+    def run(self, info: zipfile.ZipInfo) -> None:
+        self.info = info
+        if self.slow:
+            self._run_expat(info)
+        else:
+            offset = 0
+            for number, block in enumerate(self.bounds._xml_blocks(info, check_runs=False)):
+                if number == 0:
+                    self._dimension(block)
+                self._block(block, offset)
+                offset += len(block)
+            if self.open_inline is not None:
+                self.bounds._too_long(info, "a text")
+            if self.text > MAX_SHEET_TEXT_BYTES:
+                raise _SlowPath  # the superset is too large: count exactly
+        last = f"{_column_letters(self.max_column)}{self.max_row}"
+        self.bounds.refuse_area(self.max_row, self.max_column, f"uses cells up to {last}, that is")
+        self.bounds.refuse_text(self.text)
+
+    def _dimension(self, block: bytes) -> None:
+        match = _DIMENSION.search(block)
+        if match is None:
+            return
+        column, row = match[3] or match[1], match[4] or match[2]
+        ref = match[0].split(b'"')[1].decode()
+        self.bounds.refuse_area(
+            int(row), _column_number(column.decode()), f"declares its used area as {ref}, that is"
+        )
+
+    # ---------------------------------------------------------------- fast (numpy)
+
+    def _block(self, block: bytes, offset: int) -> None:
+        size = len(block)
+        self.bounds._check_runs(block, self.info)
+        a = np.frombuffer(block + _PAD, dtype=np.uint8)
+        tag = a[:size] == 60  # '<'
+        after = a[1 : size + 1]
+        colons = np.flatnonzero(a[:size] == 58)
+        if len(colons):
+            self._prefixes(block, a, colons)
+        cells = np.flatnonzero(tag & (after == 99))  # '<c'
+        cells = cells[_XML_DELIMITERS[a[cells + 2]]]
+        if len(cells):
+            self._cells(a, cells)
+        if len(self.bounds.shared):
+            values = np.flatnonzero(tag & (after == 118))  # '<v'
+            values = values[_XML_DELIMITERS[a[values + 2]]]
+            if (a[values + 2] != 62).any():
+                raise _SlowPath  # <v> with attributes
+            if len(values):
+                self._values(a, values)
+        opens = np.flatnonzero(tag & (after == 105))  # '<i'
+        opens = opens[(a[opens + 2] == 115) & _XML_DELIMITERS[a[opens + 3]]]
+        closes = np.flatnonzero(tag & (after == 47) & (a[2 : size + 2] == 105))  # '</i'
+        closes = closes[(a[closes + 3] == 115) & _XML_DELIMITERS[a[closes + 4]]]
+        self._inline(opens + offset, closes + offset, offset + size)
+
+    def _prefixes(self, block: bytes, a: np.ndarray, colons: np.ndarray) -> None:
+        """_SlowPath when an element calamine reads is written with a prefix (``<x:c>``)."""
+        colons = colons[colons > 1]
+        window = a[colons[:, None] - 40 + np.arange(40)] if len(colons) else None
+        if window is None:
+            return
+        # the nearest '<' within the 40 bytes before each colon
+        lt = window == 60
+        has = lt.any(axis=1)
+        distance = 40 - (39 - lt[:, ::-1].argmax(axis=1))  # colon - position of that '<'
+        colons, distance = colons[has], distance[has]
+        keep = (distance > 1) & (colons - distance >= 0)
+        colons, starts = colons[keep], colons[keep] - distance[keep]
+        if not len(colons):
+            return
+        window = _windows(a, 40)[starts + 1]
+        name = _NAME_BYTES[window] | (np.arange(40) >= (colons - starts - 1)[:, None])
+        for colon in colons[name.all(axis=1)]:
+            local = re.match(rb"[\w.-]+", block[colon + 1 : colon + 12])
+            if local is not None and local[0] in _SHEET_NAMES:
+                raise _SlowPath
+
+    def _cells(self, a: np.ndarray, cells: np.ndarray) -> None:
+        """Update the extent from the cells' ``r="B7"`` references.
+
+        Only maxima are needed, so references are compared as bytes: more letters
+        (digits) is a later column (row); with as many, the bytes order them.
+        """
+        ref = _windows(a, 15)[cells + 2]  # ' r="' and 11 bytes of reference
+        if not (ref[:, :4] == _CELL_START).all():
+            raise _SlowPath  # a cell without r="..." first
+        ref = ref[:, 4:] & 0xDF  # upper case; digits -> 16..25, '"' -> 2
+        letter = (ref >= 65) & (ref <= 90)
+        one, two, three = letter[:, 0], letter[:, 0] & letter[:, 1], letter[:, :3].all(axis=1)
+        if not one.all() or (three & letter[:, 3]).any():
+            raise _SlowPath  # no column letters, or beyond XFD: the exact scan decides
+        for n_letters, rows in ((3, three), (2, two & ~three), (1, one & ~two)):
+            if not rows.any():
+                continue
+            part = ref[rows]
+            if n_letters >= self._column_group:
+                self._max_letters(part[:, :n_letters], n_letters)
+            digits = part[:, n_letters : n_letters + 8]
+            is_digit = (digits >= 16) & (digits <= 25)
+            n_digits = is_digit.argmin(axis=1)  # 0 when none or all eight are digits
+            end = digits[np.arange(len(digits)), n_digits]
+            if (n_digits == 0).any() or (end != 2).any():
+                raise _SlowPath  # not a plain reference within row 9,999,999
+            longest = int(n_digits.max())
+            widest = digits[n_digits == longest, :longest] - 16
+            key = np.zeros((len(widest), 8), dtype=np.uint8)
+            key[:, 8 - longest :] = widest
+            top = int(key.view(">u8").max())
+            self.max_row = max(self.max_row, int("".join(str(d) for d in top.to_bytes(8, "big"))))
+
+    def _max_letters(self, letters: np.ndarray, n_letters: int) -> None:
+        """Raise ``max_column`` to the latest column among *letters* (all *n_letters* long)."""
+        key = np.zeros((len(letters), 4), dtype=np.uint8)
+        key[:, 4 - n_letters :] = letters
+        top = int(key.view(">u4").max()).to_bytes(4, "big")[4 - n_letters :]
+        self._column_group = n_letters
+        self.max_column = max(self.max_column, _column_number(top.decode("ascii")))
+
+    def _values(self, a: np.ndarray, values: np.ndarray) -> None:
+        """Add the length of shared text *k* for every ``<v>k</v>`` (a superset of the lookups)."""
+        lengths = self.bounds.shared
+        if not len(lengths):
+            return
+        window = _windows(a, 11)[values + 3].astype(np.int64)
+        is_digit = (window >= 48) & (window <= 57)
+        n_digits = is_digit.argmin(axis=1)
+        if (window[:, 0] == 43).any() or (is_digit.all(axis=1)).any():
+            raise _SlowPath  # '+12' or a long number: let the exact scan decide
+        index = np.zeros(len(values), dtype=np.int64)
+        for k in range(10):
+            index = np.where(k < n_digits, index * 10 + window[:, k] - 48, index)
+        usable = (n_digits > 0) & (index < len(lengths))
+        self.text += int(lengths[index[usable]].sum())
+
+    def _inline(self, opens: np.ndarray, closes: np.ndarray, end: int) -> None:
+        """Add and check the size of inline texts (``<is>...</is>``), also across blocks."""
+        if self.open_inline is not None:
+            opens = np.concatenate([[self.open_inline], opens])
+            self.open_inline = None
+        if len(opens):
+            at = np.searchsorted(closes, opens)
+            closed = at < len(closes)
+            spans = closes[at[closed]] - opens[closed]
+            if len(spans) and spans.max() > MAX_CELL_XML_BYTES:
+                self.bounds._too_long(self.info, "a text")
+            self.text += int(spans.sum())
+            if not closed[-1]:
+                self.open_inline = int(opens[-1])
+                if end - self.open_inline > MAX_CELL_XML_BYTES:
+                    self.bounds._too_long(self.info, "a text")
+
+    # ---------------------------------------------------------------- exact (expat)
+
+    def _run_expat(self, info: zipfile.ZipInfo) -> None:
+        """Follow calamine's cell reader: implicit positions, ``t="s"`` lookups, inline texts."""
+        state = {"row": 0, "column": 0, "shared": False, "value": None, "inline": None}
+        lengths = self.bounds.shared
+
+        def start(name: str, attributes: dict[str, str]) -> None:
+            local = name.rpartition(":")[2]
+            if local == "dimension" and "ref" in attributes:
+                match = _DIMENSION.search(f'<dimension ref="{attributes["ref"]}"'.encode())
+                if match:
+                    self._dimension(match[0])
+            elif local == "row" and "r" in attributes and attributes["r"].isdigit():
+                state["row"] = int(attributes["r"]) - 1
+            elif local == "c":
+                reference = re.fullmatch(r"([A-Z]+)([0-9]+)", attributes.get("r", ""))
+                if reference:
+                    row, column = int(reference[2]), _column_number(reference[1])
+                    state["column"] = column - 1
+                else:
+                    row, column = state["row"] + 1, state["column"] + 1
+                state["column"] += 1
+                self.max_row = max(self.max_row, row)
+                self.max_column = max(self.max_column, column)
+                state["shared"] = attributes.get("t") == "s"
+            elif local == "v" and state["shared"]:
+                state["value"] = ""
+            elif local == "is":
+                state["inline"] = 0
+
+        def end(name: str) -> None:
+            local = name.rpartition(":")[2]
+            if local == "row":
+                state["row"] += 1
+                state["column"] = 0
+            elif local == "v" and state["value"] is not None:
+                value = state["value"].strip()
+                if value.isdigit() and int(value) < len(lengths):
+                    self.text += int(lengths[int(value)])
+                    self.bounds.refuse_text(self.text)
+                state["value"] = None
+            elif local == "is" and state["inline"] is not None:
+                self.text += state["inline"]
+                state["inline"] = None
+            elif local == "c":
+                state["shared"] = False
+
+        def text(data: str) -> None:
+            if state["value"] is not None and len(state["value"]) < 32:
+                state["value"] += data
+            if state["inline"] is not None:
+                state["inline"] += len(data.encode("utf-8"))
+                if state["inline"] > MAX_CELL_XML_BYTES:
+                    self.bounds._too_long(info, "a text")
+
+        self.bounds._expat(info, start, end, text)
+
+
+class _OdsScan:
+    """Follow calamine's ODS reader: every table, repeated cells and rows expanded."""
+
+    def __init__(self, bounds: _WorkbookBounds, info: zipfile.ZipInfo) -> None:
+        self.bounds = bounds
+        self.info = info
+        self.table = False
+        self.cells = 0  # cells calamine pushes before building the ranges (all tables)
+        self.text_bytes = 0
+        self._new_table()
+
+    def _new_table(self) -> None:
+        self.rows_before = 0  # repeated rows read so far in this table
+        self.last_row = 0  # rows up to the last row with a value
+        self.last_column = 0
+        self.row: dict[str, int] | None = None
+        self.cell: dict[str, int] | None = None
+
+    @staticmethod
+    def _count(attributes: dict[str, str], name: str) -> int:
+        try:
+            return max(1, int(attributes.get(name, "1")))
+        except ValueError:
+            return 1
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        if name == "table:table":
+            self.table = True
+            self.bounds.sheet = attributes.get("table:name", "first sheet")
+            self._new_table()
+        elif not self.table:
+            return
+        elif name == "table:table-row":
+            self.row = {
+                "repeat": self._count(attributes, "table:number-rows-repeated"),
+                "length": 0,
+                "empty": 0,
+                "last": 0,
+            }
+        elif name in ("table:table-cell", "table:covered-table-cell") and self.row is not None:
+            repeat = self._count(attributes, "table:number-columns-repeated")
+            valued = (
+                attributes.get("office:value-type") == "string"
+                or any(
+                    key in attributes
+                    for key in (
+                        "office:value",
+                        "office:string-value",
+                        "office:date-value",
+                        "office:time-value",
+                        "office:boolean-value",
+                    )
+                )
+                or bool(attributes.get("table:formula"))
+            )
+            row = self.row
+            row["length"] += row["empty"]
+            self.cells += row["empty"]
+            row["empty"] = 0
+            if valued:
+                self.bounds.refuse_area(
+                    self.rows_before + row["repeat"], row["length"] + repeat, "expands to"
+                )
+                row["length"] += repeat
+                self.cells += repeat
+                row["last"] = row["length"]
+                self.cell = {
+                    "repeat": repeat,
+                    "length": len(attributes.get("office:string-value", "")),
+                }
+            else:
+                row["empty"] = repeat
+            if self.cells > MAX_SHEET_CELLS:
+                self.bounds.refuse_area(self.cells, 1, "expands to")
+        elif name == "text:s" and self.cell is not None:
+            self.cell["length"] += self._count(attributes, "text:c")
+            self._check_cell()
+        elif name == "text:p" and self.cell is not None:
+            self.cell["length"] += 1
+
+    def end(self, name: str) -> None:
+        if name == "table:table":
+            self.table = False
+        elif name in ("table:table-cell", "table:covered-table-cell") and self.cell is not None:
+            assert self.row is not None
+            self.text_bytes += self.cell["length"] * self.cell["repeat"] * self.row["repeat"]
+            self.bounds.refuse_text(self.text_bytes)
+            self.cell = None
+        elif name == "table:table-row" and self.row is not None:
+            self.rows_before += self.row["repeat"]
+            if self.row["last"]:
+                self.last_row = self.rows_before
+                self.last_column = max(self.last_column, self.row["last"])
+                self.bounds.refuse_area(self.last_row, self.last_column, "expands to")
+            self.row = None
+
+    def text(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell["length"] += len(data.encode("utf-8"))
+            self._check_cell()
+
+    def _check_cell(self) -> None:
+        assert self.cell is not None
+        if self.cell["length"] > MAX_CELL_XML_BYTES:
+            self.bounds._too_long(self.info, "a text")
+
+
+def _size_text(size: int) -> str:
+    """``"256 MB"`` (or ``"1,000 bytes"`` below a megabyte)."""
+    return f"{size / 2**20:,.0f} MB" if size >= 2**20 else f"{size:,} bytes"
+
+
+def _column_letters(number: int) -> str:
+    """Spreadsheet letters of 1-based column *number* (``16384`` -> ``"XFD"``)."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters or "A"
+
+
 # --------------------------------------------------------------------------- Excel / ODS
 
 
 def _sheet_cells(source: Path) -> list[list[object]]:
     """Cells of the first sheet from cell A1 on (so list positions are Excel rows/columns)."""
+    _check_workbook_bounds(source)
     try:
         with python_calamine.CalamineWorkbook.from_path(str(source)) as book:
             if not book.sheet_names:
