@@ -43,6 +43,11 @@ Safety of the outputs (:mod:`research_lib.outputs`):
   SIGTERM to the batch stops them within seconds (:class:`Interrupted`), and a
   worker whose parent dies (even by SIGKILL) stops itself. A run that was
   killed is shown as interrupted, never as ready.
+* **Memory-capped**: each kernel (and each batch worker) may map at most
+  8 GiB (``RLIMIT_AS``, on Linux); ``DI_MEMORY_LIMIT_MB`` or the
+  ``memory_limit_mb`` argument changes the cap (0: none). A kernel that exceeds
+  it fails its run with ``MemoryError`` (or as a kernel that died), and the
+  previous report is kept.
 
 Notes
 -----
@@ -121,6 +126,11 @@ __all__ = [
     "Interrupted",
     "BatchInterrupted",
     "MIN_CELL_FLOOR",
+    "MEMORY_ENV",
+    "DEFAULT_MEMORY_LIMIT_MB",
+    "resolve_memory_limit",
+    "set_memory_limit",
+    "kernel_arguments",
     "notebook_parameters",
     "check_parameters",
     "expand_oblast",
@@ -145,6 +155,18 @@ EXIT_RUN_FAILED = 3
 
 #: The smallest ``min_cell`` accepted without an explicit override (``allow_small_min_cell``).
 MIN_CELL_FLOOR = 3
+
+#: Environment variable: the memory cap of each kernel and batch worker, in MiB (0: no cap).
+MEMORY_ENV = "DI_MEMORY_LIMIT_MB"
+
+#: Default cap on the address space (``RLIMIT_AS``) of each kernel and batch worker, in MiB.
+#: A kernel that has run the QoL study maps about 2.8 GB (of which 0.35 GB resident), so
+#: 8 GiB leaves room for real data while a runaway allocation (a spreadsheet declaring a
+#: billion cells) fails at once instead of exhausting the machine.
+DEFAULT_MEMORY_LIMIT_MB = 8192
+
+#: The smallest cap accepted: below it a kernel cannot even start its libraries.
+MIN_MEMORY_LIMIT_MB = 1024
 
 
 @dataclass(frozen=True)
@@ -531,6 +553,111 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     )
 
 
+# --------------------------------------------------------------------------- memory cap
+
+
+def resolve_memory_limit(value: int | str | None = None) -> int | None:
+    """The memory cap of a run's kernel (and batch workers) in MiB; ``None`` for no cap.
+
+    ``value`` when given, else the environment variable :data:`MEMORY_ENV`
+    (``DI_MEMORY_LIMIT_MB``), else :data:`DEFAULT_MEMORY_LIMIT_MB` (8 GiB).
+    ``0`` turns the cap off. The cap is an address-space limit
+    (``RLIMIT_AS``), applied where the platform supports it (Linux; elsewhere
+    it is recorded but has no effect).
+
+    Raises
+    ------
+    InputError
+        For a value that is not a whole number, or one below
+        :data:`MIN_MEMORY_LIMIT_MB` (other than 0).
+
+    Examples
+    --------
+    >>> resolve_memory_limit(4096), resolve_memory_limit("0")
+    (4096, None)
+    """
+    source = "memory_limit_mb"
+    if value is None:
+        value = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY_LIMIT_MB
+        source = MEMORY_ENV
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = -1
+    if number == 0:
+        return None
+    if number < MIN_MEMORY_LIMIT_MB:
+        raise InputError(
+            f"{source}: expected a whole number of MiB of at least {MIN_MEMORY_LIMIT_MB} "
+            f"(default {DEFAULT_MEMORY_LIMIT_MB}), or 0 for no cap; got {str(value)[:40]!r}."
+        )
+    return number
+
+
+def _capped_bytes(limit_mb: int) -> int | None:
+    """The cap in bytes, not above this process's hard limit; None when it cannot be set."""
+    try:
+        import resource
+    except ImportError:  # not a Unix platform
+        return None
+    if not hasattr(resource, "RLIMIT_AS"):
+        return None
+    wanted = int(limit_mb) * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
+def set_memory_limit(limit_mb: int | None) -> bool:
+    """Cap this process's address space at ``limit_mb`` MiB (soft and hard); False if not possible.
+
+    Processes started afterwards (a worker's kernels) inherit the cap.
+    """
+    if limit_mb is None:
+        return False
+    capped = _capped_bytes(limit_mb)
+    if capped is None:
+        return False
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (capped, capped))
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def kernel_arguments(limit_mb: int | None) -> list[str]:
+    """Command-line arguments of a run's kernel: quiet logs, and its memory cap set at start-up.
+
+    The cap is set by the kernel itself before the notebook's first cell
+    (``IPKernelApp.exec_lines``), so it binds the kernel and whatever it starts,
+    and cannot be raised by the notebook.
+    """
+    arguments = list(KERNEL_ARGUMENTS)
+    capped = None if limit_mb is None else _capped_bytes(limit_mb)
+    if capped is not None:
+        line = (
+            "__import__('resource').setrlimit(__import__('resource').RLIMIT_AS, "
+            f"({capped}, {capped}))"
+        )
+        arguments.append(f'--IPKernelApp.exec_lines=["{line}"]')
+    return arguments
+
+
+def _memory_hint(error: dict[str, Any], limit_mb: int | None) -> None:
+    """Add the memory cap to an out-of-memory error or a kernel that died, when a cap was set."""
+    name = str(error.get("ename", ""))
+    if limit_mb is None or not ("MemoryError" in name or name == "DeadKernelError"):
+        return
+    message = " ".join(str(error.get("evalue", "")).split())
+    if len(message) > 200:
+        message = message[:199] + "…"
+    error["evalue"] = (
+        f"{message} (each kernel may use at most {limit_mb} MiB of memory; "
+        f"set {MEMORY_ENV} to change the cap)"
+    )
+
+
 # --------------------------------------------------------------------------- planning
 
 
@@ -554,6 +681,7 @@ class _Plan:
     git: dict[str, Any] | None
     root: Path = REPORTS_DIR
     overrides: tuple[dict[str, Any], ...] = ()
+    memory_limit_mb: int | None = DEFAULT_MEMORY_LIMIT_MB
 
 
 @dataclass(frozen=True)
@@ -637,6 +765,7 @@ def _plan(
     git: dict[str, Any] | None,
     checked: dict[str, Any] | None = None,
     allow_small_min_cell: bool = False,
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT_MB,
 ) -> _Plan:
     """Check the parameters and the output folder, and hash everything the run depends on.
 
@@ -718,6 +847,7 @@ def _plan(
         git=git,
         root=root,
         overrides=overrides,
+        memory_limit_mb=memory_limit,
     )
 
 
@@ -811,6 +941,7 @@ def _record(plan: _Plan, status: str, start: datetime, **extra: Any) -> dict[str
         "code_sha256": plan.code_sha256,
         "run_hash": plan.run_hash,
         "kernel": KERNEL_NAME,
+        "memory_limit_mb": plan.memory_limit_mb,
         "versions": plan.versions,
         "git": plan.git,
         "headline": plan.spec.headline.as_dict() if plan.spec.headline else None,
@@ -892,7 +1023,7 @@ def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
             progress_bar=False,
             log_output=False,
             report_mode=False,
-            extra_arguments=list(KERNEL_ARGUMENTS),
+            extra_arguments=kernel_arguments(plan.memory_limit_mb),
             # Write the output notebook at the end (and on failure, and every 30 s of a
             # long cell), not after each of the notebook's cells.
             request_save_on_cell_execute=False,
@@ -928,6 +1059,7 @@ def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
             error = {"ename": type(err).__name__, "evalue": str(err), "cell": None}
     if error is not None:
         error["evalue"] = scrub_text(str(error["evalue"]), replacements)
+        _memory_hint(error, plan.memory_limit_mb)
     return error
 
 
@@ -1066,6 +1198,7 @@ def run_one(
     index: bool = True,
     allow_small_min_cell: bool = False,
     on_wait: Callable[[], None] | None = None,
+    memory_limit_mb: int | str | None = None,
 ) -> RunResult:
     """Run a study once (or skip it when unchanged) and rebuild the index page.
 
@@ -1077,10 +1210,16 @@ def run_one(
     previous report is kept. ``on_wait`` is called when another run holds the
     folder's lock (this run then waits for it). Ctrl-C raises KeyboardInterrupt
     after marking the run interrupted.
+
+    ``memory_limit_mb`` caps the kernel's memory (address space, in MiB; 0: no
+    cap); by default the environment variable ``DI_MEMORY_LIMIT_MB``, else 8192
+    (:func:`resolve_memory_limit`). A kernel that exceeds it fails the run
+    (``MemoryError``, or a kernel that died) and the previous report is kept.
     """
     spec = _study(study)
     parameters = dict(parameters or {})
     reports_dir = Path(reports_dir)
+    limit = resolve_memory_limit(memory_limit_mb)
     code, versions, git = _context()
     plan = _plan(
         spec,
@@ -1090,6 +1229,7 @@ def run_one(
         versions=versions,
         git=git,
         allow_small_min_cell=allow_small_min_cell,
+        memory_limit=limit,
     )
     if not force and _unchanged(plan):
         result = _skipped(plan)
@@ -1114,6 +1254,7 @@ def run_study(
     reports_dir: Path = REPORTS_DIR,
     index: bool = True,
     allow_small_min_cell: bool = False,
+    memory_limit_mb: int | str | None = None,
 ) -> Path:
     """Execute a study notebook for the given parameters and export ``report.html``.
 
@@ -1128,6 +1269,7 @@ def run_study(
         reports_dir=reports_dir,
         index=index,
         allow_small_min_cell=allow_small_min_cell,
+        memory_limit_mb=memory_limit_mb,
     )
     if result.status == FAILED:
         raise RunFailed(result.error)
@@ -1155,6 +1297,7 @@ def run_batch(
     index: bool = True,
     on_result: Callable[[RunResult], None] | None = None,
     allow_small_min_cell: bool = False,
+    memory_limit_mb: int | str | None = None,
 ) -> BatchResult:
     """Run a study for the country and every oblast (or ``oblasts``), ``jobs`` at a time.
 
@@ -1178,6 +1321,9 @@ def run_batch(
         The parameter the batch varies.
     jobs : int, optional
         Runs at a time; default the number of cores.
+    memory_limit_mb : int, optional
+        Memory cap of each worker process and each kernel (address space, MiB;
+        0: no cap). Default: ``DI_MEMORY_LIMIT_MB``, else 8192.
     """
     spec = _study(study)
     parameters = dict(parameters or {})
@@ -1191,6 +1337,7 @@ def run_batch(
                 f"reports/{spec.name}/<oblast>/); leave it out."
             )
     checked = check_parameters(spec, parameters, allow_small_min_cell=allow_small_min_cell)
+    limit = resolve_memory_limit(memory_limit_mb)
     if "oblast" not in checked:
         raise InputError(f"study {spec.name!r} has no oblast parameter; it cannot run per oblast.")
     jobs = max(1, int(jobs or os.cpu_count() or 1))
@@ -1207,6 +1354,7 @@ def run_batch(
                     versions=versions,
                     git=git,
                     checked={**checked, "oblast": oblast_slug(scope)},
+                    memory_limit=limit,
                 )
             )
         except OutputError as err:
@@ -1259,7 +1407,7 @@ def run_batch(
                     finished(i, _execute(plans[i], force=force))
                     running.discard(i)
             else:
-                _run_parallel(plans, todo, workers, force, finished, running)
+                _run_parallel(plans, todo, workers, force, finished, running, limit)
     except (KeyboardInterrupt, Interrupted):
         bar.close()
         batch = collect()
@@ -1325,11 +1473,66 @@ def _watch_parent(parent_pid: int, interval: float = 1.0) -> None:
             return
 
 
-def _worker_setup(parent_pid: int) -> None:
-    """A batch worker: its own process group, stopped with its parent, SIGTERM -> Interrupted."""
+def _quiet() -> None:
+    """Silence a stopping worker: no log lines or tracebacks of its dying kernel reach the terminal.
+
+    When a worker is stopped, nbclient and asyncio log the kernel's death ("Kernel
+    died", "Task exception was never retrieved" with a traceback); the batch
+    prints its own one-line message instead.
+    """
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+
+def _child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux ``/proc``; empty elsewhere)."""
+    children = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[-1].split()
+            except OSError:
+                continue
+            if len(fields) > 1 and int(fields[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def _kill_kernels() -> None:
+    """SIGKILL this worker's kernels and their process groups: a stopped run's kernel is discarded.
+
+    Kernels run in sessions of their own (Jupyter starts them so), out of reach of
+    the signal that stops the worker; killing them at once, instead of asking
+    them to shut down, is what makes stopping a batch take seconds.
+    """
+    for child in _child_pids(os.getpid()):
+        with contextlib.suppress(OSError):
+            if os.getpgid(child) == child:
+                os.killpg(child, signal.SIGKILL)
+            else:
+                os.kill(child, signal.SIGKILL)
+
+
+def _worker_setup(parent_pid: int, memory_limit_mb: int | None = None) -> None:
+    """A batch worker: its own process group, stopped with its parent, SIGTERM -> Interrupted.
+
+    The worker's address space is capped at ``memory_limit_mb`` (its kernels
+    inherit the cap, and set it again themselves).
+    """
     os.setpgrp()  # Ctrl-C at the terminal reaches the parent only; the parent stops us
+    set_memory_limit(memory_limit_mb)
 
     def stop(signum: int, frame: Any) -> None:
+        _quiet()
+        _kill_kernels()
         raise Interrupted(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, stop)
@@ -1340,10 +1543,10 @@ def _worker_setup(parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
 
-def _worker(tasks: Any, results: Any, parent_pid: int) -> None:
+def _worker(tasks: Any, results: Any, parent_pid: int, memory_limit: int | None = None) -> None:
     """Take ``(index, plan, force)`` tasks until ``None``; report ``start`` and ``done``."""
     try:
-        _worker_setup(parent_pid)
+        _worker_setup(parent_pid, memory_limit)
         while (task := tasks.get()) is not None:
             i, plan, force = task
             results.put(("start", i, os.getpid()))
@@ -1360,7 +1563,13 @@ def _worker(tasks: Any, results: Any, parent_pid: int) -> None:
                 )
             results.put(("done", i, result))
     except (Interrupted, KeyboardInterrupt):
-        pass  # the run was marked interrupted; exit quietly (no traceback)
+        # The run was marked interrupted. Exit at once and quietly: a normal interpreter
+        # exit can hang for seconds closing the sockets of the killed kernel (ZeroMQ).
+        import sys
+
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(0)
 
 
 def _stop_workers(processes: Sequence[Any]) -> None:
@@ -1386,6 +1595,7 @@ def _run_parallel(
     force: bool,
     finished: Callable[[int, RunResult], None],
     running: set[int],
+    memory_limit: int | None = None,
 ) -> None:
     """Execute ``todo`` in ``workers`` spawned processes; ``running`` holds the runs under way.
 
@@ -1400,7 +1610,9 @@ def _run_parallel(
     context = multiprocessing.get_context("spawn")
     tasks, results = context.Queue(), context.Queue()
     processes = [
-        context.Process(target=_worker, args=(tasks, results, os.getpid()), daemon=True)
+        context.Process(
+            target=_worker, args=(tasks, results, os.getpid(), memory_limit), daemon=True
+        )
         for _ in range(workers)
     ]
     for process in processes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -179,3 +180,71 @@ def test_headline_value(reports):
 def test_every_page_word_exists_in_both_languages():
     for key, entry in TEXT.items():
         assert set(entry) == {"bg", "en"} and all(entry.values()), key
+
+
+# --------------------------------------------------------------------------- issue 15: incomplete runs
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _mark(folder, status, **extra):
+    from research_lib.provenance import read_provenance
+
+    record = read_provenance(folder)
+    previous = {k: v for k, v in record.items() if k != "previous"}
+    write_provenance(folder, {**record, "status": status, "previous": previous, **extra})
+
+
+def test_a_killed_run_is_shown_as_interrupted_never_as_ready(reports):
+    """SIGKILL leaves "running" behind; its pid is dead and its lock free: interrupted."""
+    from research_lib.outputs import folder_lock
+
+    _mark(reports / "qol" / "plovdiv", "running", pid=_dead_pid())  # no lock file: pid checked
+    _mark(reports / "qol" / "all", "running", pid=os.getpid())  # lock file, nobody holds it
+    (reports / "qol" / ".all.lock").write_text("1\n")
+    _mark(reports / "qol" / "vidin", "running", pid=os.getpid())
+    with folder_lock(reports / "qol" / "vidin"):  # a run that really is under way
+        page = build_index(reports).read_text(encoding="utf-8")
+    rows = {text_of(r.split("</td>")[0]): r for r in _rows(page, page_text("h_reports"))[1:]}
+    assert page_text("status_interrupted") in rows["Пловдив"]
+    assert page_text("status_interrupted") in rows["България"]
+    assert page_text("status_running") in rows["Видин"]
+    for name in ("Пловдив", "България", "Видин"):
+        assert page_text("status_ok") not in rows[name], name
+    assert (
+        "последното изпълнение е прекъснато; показан е предишният доклад от 2025-03-01"
+        in (rows["Пловдив"])
+    )
+    assert "4 доклада: 0 готови, 1 неуспешни, 3 незавършени" in page
+    # the previous report is still linked, marked as such in the headline table
+    assert '<a href="qol/plovdiv/report.html">55,6</a>†' in page
+    assert page_text("kept_note") in page
+
+
+def test_a_link_is_shown_only_to_a_report_that_exists(reports):
+    (reports / "qol" / "plovdiv" / "report.html").unlink()
+    page = build_index(reports).read_text(encoding="utf-8")
+    assert 'href="qol/plovdiv/report.html"' not in page
+    assert 'href="qol/all/report.html"' in page
+
+
+def test_temporary_folders_and_lock_files_are_not_reports(reports):
+    tmp = reports / "qol" / ".plovdiv.k2j3.tmp"
+    tmp.mkdir()
+    write_provenance(tmp, {"study": "qol", "oblast": "BG421", "status": "ok"})
+    (reports / "qol" / ".plovdiv.lock").write_text("")
+    assert len(collect_runs(reports)) == 4
+
+
+def test_new_page_words_in_both_languages_and_natural_bulgarian():
+    assert page_text("kept_failed", "en", date="2025-03-01") == (
+        "last run failed, showing the previous report of 2025-03-01"
+    )
+    assert page_text("status_interrupted") == "прекъснат"

@@ -17,7 +17,7 @@ import pytest
 from research_lib import runs
 from research_lib.cli import main
 from research_lib.errors import InputError
-from research_lib.index_page import collect_runs
+from research_lib.index_page import collect_runs, page_text
 from research_lib.outputs import OutputError
 from research_lib.provenance import read_provenance
 from research_lib.runs import (
@@ -725,3 +725,187 @@ def test_cli_exit_codes_for_a_failed_notebook(fake, monkeypatch, capsys):
     assert "failed: ValueError: boom in all [cell 3]" in captured.err
     assert "the previous report is kept" in captured.out
     assert main(["run", "toy", "-p", "min_cell=1"]) == 2
+
+
+# ---- interrupted batches (item 4): a real batch in a subprocess, stopped while running
+
+DRIVER = """\
+import sys
+from research_lib.runs import STUDIES, Study
+from research_lib.cli import main
+
+if __name__ == "__main__":
+    STUDIES["toy"] = Study("toy", sys.argv[1], "qol.title", input_files=("data",))
+    sys.exit(main(["batch", "toy", "--over", "oblast", "--jobs", "2", "-p", "data=" + sys.argv[2]]))
+"""
+
+SLOW_CELL = """\
+import os, time
+from research_lib.paths import project_path
+(project_path(data).parent / f"kernel-{oblast}.pid").write_text(str(os.getpid()))
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of a dead parent counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _wait(condition, seconds: float = 90.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _start_slow_batch(tmp_path):
+    """A batch of a notebook that sleeps; returns the process once two kernels are running."""
+    import subprocess
+    import sys
+
+    notebook = write_toy_notebook(tmp_path / "slow.ipynb", extra_cell=SLOW_CELL)
+    data = tmp_path / "input.txt"
+    data.write_text("hello", encoding="utf-8")
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER, encoding="utf-8")
+    reports = tmp_path / "reports"
+    process = subprocess.Popen(
+        [sys.executable, str(driver), str(notebook), str(data)],
+        env={
+            **{k: v for k, v in os.environ.items() if k != runs.MEMORY_ENV},
+            "DI_REPORTS_ROOT": str(reports),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    kernels = lambda: sorted(tmp_path.glob("kernel-*.pid"))  # noqa: E731
+    if not _wait(lambda: len(kernels()) == 2 or process.poll() is not None):
+        process.kill()
+    assert len(kernels()) == 2, process.communicate()[1][-2000:]
+    records = [read_provenance(p.parent) for p in reports.glob("toy/*/provenance.json")]
+    workers = [r["pid"] for r in records if r and r.get("status") == "running"]
+    assert len(workers) == 2
+    return process, reports, [int(p.read_text()) for p in kernels()], workers
+
+
+def _address_space_limit(pid: int) -> str:
+    with open(f"/proc/{pid}/limits") as limits:
+        return next(line for line in limits if line.startswith("Max address space")).split()[3]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_batch_promptly_with_one_line(tmp_path):
+    """Stopping takes about 2 s here (benchmarks, not this test, time it); 60 s is a hang."""
+    import signal
+
+    process, reports, kernels, workers = _start_slow_batch(tmp_path)
+    if os.path.exists(f"/proc/{workers[0]}/limits"):  # item 6: each worker and kernel is capped
+        cap = str(runs.DEFAULT_MEMORY_LIMIT_MB * 1024 * 1024)
+        assert {_address_space_limit(pid) for pid in workers + kernels} == {cap}
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C at the terminal sends
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in err and "Traceback" not in out
+    lines = [line for line in err.splitlines() if line.strip() and "%|" not in line]
+    assert len(lines) == 1 and lines[0].startswith("interrupted: toy batch stopped"), err
+    assert "2 stopped" in lines[0] and "27 not started" in lines[0]
+    assert _wait(lambda: not any(_alive(p) for p in kernels + workers), 30)
+    page = (reports / "index.html").read_text(encoding="utf-8")
+    assert page.count('class="status-interrupted"') == 2
+    assert page_text("status_interrupted") in page and 'class="status-ok"' not in page
+    assert not list(reports.glob("toy/.*.tmp"))  # temporary folders removed
+
+
+@pytest.mark.slow
+def test_killing_the_parent_stops_its_workers_and_kernels(tmp_path):
+    import signal
+
+    from research_lib.index_page import build_index
+
+    process, reports, kernels, workers = _start_slow_batch(tmp_path)
+    os.kill(process.pid, signal.SIGKILL)  # the parent only: no chance to clean up
+    process.communicate(timeout=30)
+    assert _wait(lambda: not any(_alive(p) for p in kernels + workers), 30)
+    page = build_index(reports).read_text(encoding="utf-8")
+    assert page.count('class="status-interrupted"') == 2  # not "running", not "ready"
+    assert 'class="status-running"' not in page and 'class="status-ok"' not in page
+
+
+# ---- a memory cap per worker and kernel (item 6)
+
+BIG_CELL = """\
+import re, resource
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+print("limit MiB", soft // 2**20, hard // 2**20)
+if label == "big":  # ask for 1 GiB more than the cap leaves (address space only: nothing touched)
+    status = open("/proc/self/status").read()
+    mapped = int(re.search(r"VmSize:\\s+(\\d+)", status).group(1)) * 1024
+    import numpy as np
+
+    block = np.empty(soft - mapped + 2**30, dtype=np.uint8)
+"""
+
+
+def test_a_kernel_over_its_memory_cap_fails_cleanly_as_a_failed_run(toy, monkeypatch):
+    """The cap comes from DI_MEMORY_LIMIT_MB; the kernel cannot raise it; the report is kept."""
+    import resource
+
+    spec, data, reports = toy
+    notebook = write_toy_notebook(Path(spec.notebook).with_name("big.ipynb"), extra_cell=BIG_CELL)
+    monkeypatch.setitem(STUDIES, "toy", runs.replace(spec, notebook=str(notebook)))
+    monkeypatch.setenv(runs.MEMORY_ENV, "4096")
+    folder = reports / "toy" / "all"
+    (folder / "report.html").parent.mkdir(parents=True)
+    runs.write_provenance(folder, {"study": "toy", "oblast": "all", "status": "ok"})
+    (folder / "report.html").write_text("<p>the last good report</p>", encoding="utf-8")
+    result = run_one("toy", {"data": str(data), "label": "big"}, reports_dir=reports)
+    assert result.status == "failed"
+    assert result.error.startswith("MemoryError: Unable to allocate")
+    assert "at most 4096 MiB of memory; set DI_MEMORY_LIMIT_MB" in result.error
+    assert (folder / "report.html").read_text(encoding="utf-8") == "<p>the last good report</p>"
+    record = read_provenance(folder)
+    assert record["status"] == "failed" and record["memory_limit_mb"] == 4096
+    assert record["error"]["ename"] == "MemoryError"
+    failed = (folder / "toy.failed.ipynb").read_text(encoding="utf-8")
+    assert "limit MiB 4096 4096" in failed  # soft and hard: the notebook cannot lift it
+    assert resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY  # not this process
+
+
+def test_the_memory_cap_default_override_and_refusals(fake, monkeypatch):
+    spec, data, reports = fake
+    monkeypatch.delenv(runs.MEMORY_ENV, raising=False)
+    assert runs.resolve_memory_limit() == runs.DEFAULT_MEMORY_LIMIT_MB == 8192
+    assert runs.resolve_memory_limit(2048) == 2048 and runs.resolve_memory_limit(0) is None
+    monkeypatch.setenv(runs.MEMORY_ENV, "0")
+    assert runs.resolve_memory_limit() is None
+    assert runs.kernel_arguments(None) == list(runs.KERNEL_ARGUMENTS)
+    assert "RLIMIT_AS, (2147483648, 2147483648)" in runs.kernel_arguments(2048)[-1]
+    for bad in ("lots", "-5", "100"):
+        monkeypatch.setenv(runs.MEMORY_ENV, bad)
+        with pytest.raises(InputError, match="DI_MEMORY_LIMIT_MB: expected a whole number"):
+            run_one(spec, {"data": str(data)}, reports_dir=reports)
+    monkeypatch.delenv(runs.MEMORY_ENV)
+    assert (
+        read_provenance(run_one(spec, {"data": str(data)}, reports_dir=reports).folder)[
+            "memory_limit_mb"
+        ]
+        == 8192
+    )
+    result = run_one(
+        spec, {"data": str(data), "label": "x"}, reports_dir=reports, memory_limit_mb=0
+    )
+    assert read_provenance(result.folder)["memory_limit_mb"] is None
