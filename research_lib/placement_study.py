@@ -1610,12 +1610,19 @@ def series_notes(published: pd.DataFrame, min_cell: int, language: str = "bg") -
 
 
 def main_series(published: pd.DataFrame) -> str:
-    """The table the series plot draws: yearly entries when there are several, else the stocks."""
-    shown = published[~published["suppressed"].astype(bool)]
-    for table in ("entries_by_year", "in_care_at_date", "in_care_by_year"):
-        if (shown["table"] == table).sum() >= 2:
-            return table
-    return "entries_by_year"
+    """The table the series plot draws: the count table with the most years shown.
+
+    Ties go to yearly entries, then year-end stocks, then stocks at their dates;
+    with nothing shown, yearly entries (the plot is then empty).
+    """
+    shown = published[~published["suppressed"].astype(bool) & (published["group"] != "all")]
+    candidates = ("entries_by_year", "in_care_by_year", "in_care_at_date")
+    years = {
+        table: shown.loc[shown["table"] == table, "measure"].astype(str).str[:4].nunique()
+        for table in candidates
+    }
+    best = max(candidates, key=lambda table: years[table])  # first of the ties
+    return best if years[best] >= 2 else "entries_by_year"
 
 
 def _flow_status(published: pd.DataFrame, row) -> str:
@@ -1866,6 +1873,12 @@ def plot_counts(published: pd.DataFrame, table: str, language: str = "bg", ax=No
                 color=colour,
                 label=group_label("placement_type", group, language),
             )
+    from matplotlib.ticker import MaxNLocator
+
+    heading = dict(COUNT_TABLES).get(table)
+    if heading:
+        ax.set_title(text(heading, language), fontsize=11, loc="left")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # years, never 2014.2
     ax.set_xlabel(text("placements.col_year", language))
     ax.set_ylabel(text("common.n", language))
     ax.legend(frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))

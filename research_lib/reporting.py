@@ -257,11 +257,26 @@ def plot_differences(
 _CI = re.compile(r" \(([^()]*)\)$")
 
 
+#: A cell longer than this (a source, a quote, a link) is set as a wrapping text block.
+LONG_CELL_CHARS = 60
+
+
+def _cell_html(cell: object) -> str:
+    """One cell: escaped; a trailing "(… – …)" as the CI line; long text as a wrapping block."""
+    raw = str(cell)
+    if len(raw) > LONG_CELL_CHARS:
+        return f'<span class="long">{html.escape(raw)}</span>'
+    return _CI.sub(r'<br><span class="ci">(\1)</span>', html.escape(raw))
+
+
 def table_html(table: pd.DataFrame) -> str:
-    """A report table as HTML: text escaped, each CI on its own unbroken line under its estimate."""
-    body = table.map(
-        lambda cell: _CI.sub(r'<br><span class="ci">(\1)</span>', html.escape(str(cell)))
-    )
+    """A report table as HTML: text escaped, each CI on its own unbroken line under its estimate.
+
+    Text longer than :data:`LONG_CELL_CHARS` (a source, a quote, a link) is set
+    as a left-aligned block that wraps, even inside a long link, so the table fits
+    the page.
+    """
+    body = table.map(_cell_html)
     body.index = [html.escape(str(i)) for i in body.index]
     body.columns = [html.escape(str(c)) for c in body.columns]
     corner = html.escape(str(table.index.name or ""))
@@ -303,6 +318,7 @@ img { max-width: 100%; height: auto; display: block; margin: 0.6rem auto; }
 .table-wrap, .jp-RenderedHTMLCommon, .output_html { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 0.88rem; margin: 0.6rem 0 1rem; }
 th, td { border-bottom: 1px solid var(--rule); padding: 0.3rem 0.55rem; text-align: right; vertical-align: top; }
+td .long { display: inline-block; min-width: 12em; text-align: left; overflow-wrap: anywhere; }
 th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid var(--ink); }
 .ci { white-space: nowrap; color: var(--muted); font-size: 0.92em; }
