@@ -199,7 +199,14 @@ _NOT_FIRST_NAMES = frozenset(
     Гергьовден Никулден Баба Марта Мартеница България Българин Българка Българи Европа Англия
     Германия Франция Италия Испания Гърция Турция Русия Америка САЩ Интернет Фейсбук
     Инстаграм Тикток ТикТок Ютюб Вайбър Месинджър Гугъл Майнкрафт Фортнайт Роблокс Лего Барби
-    Дисни Нетфликс Покемон Понеделник Вторник Сряда Четвъртък Петък Събота Неделя Януари
+    Дисни Нетфликс Покемон Самсунг Айфон Плейстейшън Нинтендо Ютуб Гугъл Меси Роналдо Барселона
+    Реал Математика Английски Български Руски Немски История География Биология Химия Физика
+    Литература Информатика Музика Рисуване Физическо Футбол Баскетбол Волейбол Плуване Тенис
+    Семейство Семейството Лято Зима Пролет Есен Ваканция Ваканцията Рожден Лагер Директор
+    Директора Директорката Полицай Лекар Лекарка Учител Учителка Куче Кучето Коте Котка Роми
+    Ромски Ромка Ром Цигани Турци Турски Мюсюлмани Мюсюлманин Християни Православни Пиг Боб
+    Дядо Коледа Великденски Президент Министър Омбудсман Омбудсмана Полиция Полицията
+    Понеделник Вторник Сряда Четвъртък Петък Събота Неделя Януари
     Февруари Март Април Май Юни Юли Август Септември Октомври Ноември Декември Училище
     Социалните Социална Социален Служба Закрила Детето Агенция Държавата Общината Съдът Съд
     I My The A An And But Or In On At To With For From Dear Hello Hi Thanks Please When If We
@@ -367,6 +374,7 @@ def _gates(text: str) -> dict[str, bool]:
     gates["handle"] = digit or "_" in text
     gates["town"] = gates["town"] or digit
     gates["institution"] = gates["institution"] or _UPPER_PAIR.search(text) is not None
+    gates["school_number"] = digit and gates["institution"]
     gates["kin"] = any(word in low for word in _KIN_STEMS)
     return gates
 
@@ -489,7 +497,7 @@ def _rules() -> list[_Rule]:
             re.compile(
                 r"\d(?<![\d.].)(?:(?:\d?[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{3}[./-]\d{1,2}[./-]\d{1,2})"
                 r"(?!\.?\d)"
-                rf"|\d?(?:-?(?:ти|ви|ри|ми))?\s+(?i:{_MONTHS_BG})\b(?:\s+\d{{4}})?"
+                rf"|\d?(?:-?(?:ти|ви|ри|ми))?\s+(?:{_cased(_MONTHS_BG)})\b(?:\s+\d{{4}})?"
                 rf"|\d?(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS_EN})\b\.?(?:,?\s+\d{{4}})?)"
             ),
             None,
@@ -516,7 +524,7 @@ def _rules() -> list[_Rule]:
         ),
         (
             "phone",
-            re.compile(r"(?<![\w+.,/-])\d{2,4}(?:[ ./-]\d{2,4}){1,5}(?!\w|[.,/-]\d)"),
+            re.compile(r"\d(?<![\w+.,/-].)\d{1,3}(?:[ ./-]\d{2,4}){1,5}(?!\w|[.,/-]\d)"),
             _digit_groups,
             "digit",
         ),
@@ -577,7 +585,7 @@ def _rules() -> list[_Rule]:
             "place",
             re.compile(rf"\d(?<!\w.)\d{{0,2}}\s*(?:-?(?:то|во|ро|мо))?\s+(?:{_SCHOOLS}|училище)\b"),
             None,
-            "digit",
+            "school_number",
         ),
         (
             "place",
@@ -684,6 +692,8 @@ _BOUNDARY_CHARS = frozenset('.!?…:;„“”"«»([—–-\n')
 _PREVIOUS_WORD = re.compile(r"([^\W\d_]+)\s+$")
 _SURNAME_ENDS = ("ов", "ев", "ова", "ева", "ови", "еви", "ски", "ска", "цки", "цка")
 _LATIN_SURNAME_ENDS = ("ov", "ev", "ova", "eva", "ski", "ska", "ich", "iev", "ieva")
+#: Definite-article endings no first name or surname has (``Лятото``, ``Лагерът``).
+_ARTICLE_ENDS = ("ът", "ят", "ото", "ето", "ите", "ове", "овете")
 _PLACE_PREPOSITIONS = frozenset(_words("в във из край около Във В Из"))
 _Token = tuple[int, int, str, str, str, bool, bool]  # start, end, word, kind, listed, like, stop
 
@@ -720,13 +730,15 @@ def _name_tokens(text: str, marks: dict[str, str]) -> str:
         tokens.append((start, match.end(), word, *_token_info(word)))
     replaced: list[tuple[int, int, str]] = []
     name, place = marks["name"], marks["place"]
-    for i, (start, end, word, kind, _, _, stop) in enumerate(tokens):
+    for i, (start, end, word, kind, listed, _, stop) in enumerate(tokens):
         if stop or kind == "other":
             continue
         if kind == "cap" and len(word) > 1:
             # the common case, inlined: a capitalised word inside a sentence
             prefix = text[max(0, start - 40) : start].rstrip()
             if prefix and prefix[-1] not in _BOUNDARY_CHARS:
+                if not listed and word.endswith(_ARTICLE_ENDS) and len(word) > 4:
+                    continue  # "Лятото", "Възпитателите": a common noun with its article
                 previous = prefix.rsplit(None, 1)[-1]
                 replaced.append((start, end, place if previous in _PLACE_PREPOSITIONS else name))
                 continue
