@@ -306,10 +306,21 @@ def test_gap_payloads_give_exact_output(text, expected):
         "Кв става, всичко е наред.",
         "Уча в 7 клас и имам 2 братя.",
         "Ап, ето ме.",
+        "Любимият ми предмет е Математика.",
+        "Възпитателите са добри, особено през Лятото.",
+        "Ходя на Футбол и на Плуване.",
     ],
 )
 def test_ordinary_words_are_kept(text):
     assert redact(text) == text
+
+
+def test_unlisted_capitalised_words_inside_a_sentence_are_removed():
+    """A capitalised word inside a Bulgarian sentence is a proper noun: a nickname or a
+    place that no list holds is still removed (after в / във as a place)."""
+    assert redact("Искам да видя Жорката утре.") == "Искам да видя [име] утре."
+    assert redact("Преди живеех във Видин.") == "Преди живеех във [място]."
+    assert redact("ГОШКО и Зюмбюла ме бият.") == "ГОШКО и [име] ме бият."
 
 
 def test_ambiguous_names_are_removed_inside_a_sentence_or_next_to_a_name():
