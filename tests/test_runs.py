@@ -830,6 +830,61 @@ def test_ctrl_c_stops_a_batch_promptly_with_one_line(tmp_path):
     assert not list(reports.glob("toy/.*.tmp"))  # temporary folders removed
 
 
+RUN_DRIVER = """\
+import sys
+from research_lib.runs import STUDIES, Study
+from research_lib.cli import main
+
+if __name__ == "__main__":
+    STUDIES["toy"] = Study("toy", sys.argv[1], "qol.title", input_files=("data",))
+    sys.exit(main(["run", "toy", "-p", "data=" + sys.argv[2]]))
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_single_run_with_one_line_and_keeps_the_report(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    notebook = write_toy_notebook(tmp_path / "slow.ipynb", extra_cell=SLOW_CELL)
+    data = tmp_path / "input.txt"
+    data.write_text("hello", encoding="utf-8")
+    (tmp_path / "driver.py").write_text(RUN_DRIVER, encoding="utf-8")
+    reports = tmp_path / "reports"
+    folder = reports / "toy" / "all"
+    folder.mkdir(parents=True)
+    good = {"study": "toy", "oblast": "all", "status": "ok", "outputs": ["report.html"]}
+    runs.write_provenance(folder, {**good, "end_time": "2025-03-01T10:00:00+00:00"})
+    (folder / "report.html").write_text("<p>the last good report</p>", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, str(tmp_path / "driver.py"), str(notebook), str(data)],
+        env={**os.environ, "DI_REPORTS_ROOT": str(reports)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    pid_file = tmp_path / "kernel-all.pid"
+    if not _wait(lambda: pid_file.is_file() or process.poll() is not None):
+        process.kill()
+    assert pid_file.is_file(), process.communicate()[1][-2000:]
+    kernel = int(pid_file.read_text())
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip() == "interrupted: stopped before the end; no report was replaced."
+    assert _wait(lambda: not _alive(kernel), 30)
+    assert (folder / "report.html").read_text(encoding="utf-8") == "<p>the last good report</p>"
+    record = read_provenance(folder)
+    assert record["status"] == "interrupted" and record["previous"]["status"] == "ok"
+    page = (reports / "index.html").read_text(encoding="utf-8")
+    assert page.count('<span class="status-interrupted">') == 1
+    assert 'class="status-ok"' not in page and 'href="toy/all/report.html"' in page
+    assert "последното изпълнение е прекъснато; показан е предишният доклад от 2025-03-01" in page
+    assert not list(reports.glob("toy/.*.tmp"))
+
+
 @pytest.mark.slow
 def test_killing_the_parent_stops_its_workers_and_kernels(tmp_path):
     import signal
