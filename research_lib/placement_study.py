@@ -388,9 +388,9 @@ def _pooled_its(
     entering = entering[entering["placement_type"].astype(str) == "institution"]
     if entering.empty:
         return None
-    monthly = episodes_to_series(
-        entering, freq=frequency, by=("oblast",), start=episodes["start_date"].min(), end=end
-    )
+    window = observation_start(episodes)
+    since = episodes["start_date"].min() if window is None else _series_start(window, frequency)
+    monthly = episodes_to_series(entering, freq=frequency, by=("oblast",), start=since, end=end)
     results = {}
     for code, series in monthly.groupby(monthly["oblast"].astype(str), sort=True):
         oblast = dataclasses.replace(data, scope=code)
@@ -400,6 +400,17 @@ def _pooled_its(
     if data.scope not in results or len(results) < MIN_POOLED_OBLASTS:
         return None
     return pool_its(results, "level_change")
+
+
+def _series_start(window: pd.Timestamp, frequency: str) -> pd.Timestamp:
+    """The first month, quarter or year (``MS``, ``QS``, ``YS``) wholly inside an extract.
+
+    An extract that starts at ``window`` holds every episode begun on or after it:
+    counts of entries are complete from the first period that starts then or later.
+    """
+    period = pd.Period(pd.Timestamp(window), freq={"MS": "M", "QS": "Q", "YS": "Y"}[frequency])
+    first = period.start_time
+    return first if first == pd.Timestamp(window).normalize() else (period + 1).start_time
 
 
 def _complete_periods(as_of: pd.Timestamp, periods_per_year: int) -> pd.Timestamp:
@@ -428,6 +439,10 @@ def analyse(
     per_year = FREQUENCIES[frequency]
     notes: dict[str, str] = {}
     yearly = _yearly(data)
+    window = observation_start(data.episodes) if data.kind == "episodes" else None
+    if window is not None:  # an extract begun mid-history: counts only from when it is complete
+        notes["observed_from"] = window.strftime("%Y-%m-%d")
+        yearly = yearly[yearly["year"] >= _series_start(window, "YS").year].reset_index(drop=True)
     its: dict[str, ITSResult] = {}
     its_data: dict[str, pd.DataFrame] = {}
     entries_0_3 = pd.DataFrame(columns=["year", "entries"])
@@ -438,13 +453,14 @@ def analyse(
     if data.kind == "episodes":
         scoped = data.scoped
         end = _complete_periods(data.as_of, per_year)
+        since = scoped["start_date"].min() if window is None else _series_start(window, frequency)
         # entries = children entering care away from the family for the first time
         entering = _entry_episodes(scoped)
         monthly = episodes_to_series(
             entering,
             freq=frequency,
             by=("placement_type",),
-            start=scoped["start_date"].min(),
+            start=since,
             end=end,
         )
         inst = monthly[monthly["placement_type"].astype(str) == "institution"]
@@ -462,27 +478,24 @@ def analyse(
             (young["age_band_at_entry"].astype(str) == "0-3")
             & young["placement_type"].astype(str).isin(RESIDENTIAL)
         ]
-        monthly_young = episodes_to_series(
-            young, freq=frequency, by=None, start=scoped["start_date"].min(), end=end
-        )
+        monthly_young = episodes_to_series(young, freq=frequency, by=None, start=since, end=end)
         result, frame, why = _fit_entries_its(monthly_young, data, reform, per_year, band="0-3")
         its_data["residential_0_3"] = frame
         if result is not None:
             its["residential_0_3"] = result
         else:
             notes["its_residential_0_3"] = why
+        first_year = since if window is None else _series_start(window, "YS")
         yearly_young = episodes_to_series(
-            young, freq="YS", by=None, start=scoped["start_date"].min(), end=data.as_of
+            young, freq="YS", by=None, start=first_year, end=data.as_of
         )
         entries_0_3 = yearly_young.assign(year=pd.to_datetime(yearly_young["period"]).dt.year)[
             ["year", "entries"]
         ]
         # a move between two services of the same type does not end the stay in that care
         spells = join_spells(scoped)
-        window = observation_start(data.episodes)
         if window is not None:  # an extract begun mid-history: delayed entry
             spells = left_truncate(spells, window)
-            notes["observed_from"] = window.strftime("%Y-%m-%d")
         spells = first_spells(spells)  # each child's first stay in each type: n = children
         tic = time_in_care(spells, by="placement_type", as_of=data.as_of)
         tic_cohort = time_in_care(spells, by="placement_type", as_of=data.as_of, cohort_freq=5)
@@ -499,7 +512,7 @@ def analyse(
         if len(indicators):
             regional["rate_funnel"] = _rate_funnel(indicators)
         stock = young_residential_in_care(
-            scoped, range(scoped["start_date"].min().year, data.as_of.year + 1)
+            scoped, range(pd.Timestamp(first_year).year, data.as_of.year + 1)
         )
         projection = _projection(stock, data.as_of.year, projection_horizon)
     else:
@@ -1429,7 +1442,10 @@ def data_and_method(
         if "observed_from" in analysis.notes:
             date = pd.Timestamp(analysis.notes["observed_from"])
             shown = date.strftime("%d.%m.%Y" if language == "bg" else "%Y-%m-%d")
-            paragraphs.append(text("placements.method_truncation", language, date=shown))
+            first = _series_start(date, "YS").year
+            paragraphs.append(
+                text("placements.method_truncation", language, date=shown, first=first)
+            )
     paragraphs.append(text("qol.method_disclosure", language, min_cell=min_cell))
     return paragraphs
 
