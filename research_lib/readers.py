@@ -973,7 +973,6 @@ _SHEET_NAMES = frozenset({b"c", b"row", b"v", b"is", b"t", b"r", b"dimension", b
 _DIMENSION = re.compile(
     rb'<dimension ref="([A-Z]{1,7})([0-9]{1,12})(?::([A-Z]{1,7})([0-9]{1,12}))?"'
 )
-_CELL_START = np.frombuffer(b' r="', dtype=np.uint8)
 _SPECIAL_ENDS = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"), (b"<!", b">"))
 
 
@@ -1024,7 +1023,7 @@ def _check_workbook_bounds(source: Path) -> None:
                 return
             with zipfile.ZipFile(handle) as book:
                 _WorkbookBounds(source, book, handle, ods=suffix == ".ods").check()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, struct.error):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, struct.error, zlib.error):
         return  # not a readable zip: python-calamine reports it
 
 
@@ -1077,6 +1076,8 @@ class _WorkbookBounds:
             "xl/styles.xml": "xml",
             "xl/sharedstrings.xml": "sst",
         }
+        for target in self._targets(infos, "/sharedStrings"):  # as named in the rels too
+            roles[target] = "sst"
         first = self._first_sheet(infos)
         if first is None:  # cannot tell which sheet is first: every worksheet counts
             for info in infos:
@@ -1086,6 +1087,17 @@ class _WorkbookBounds:
             roles[first.lower()] = "sheet"
             self.first_sheet = first.lower()
         return roles
+
+    def _targets(self, infos: list[zipfile.ZipInfo], kind: str) -> list[str]:
+        """Lower-case member names the workbook's rels give for relations of type *kind*."""
+        rels = next((i for i in infos if i.filename.lower() == "xl/_rels/workbook.xml.rels"), None)
+        text = None if rels is None else self._small(rels)
+        targets = []
+        for relation in re.findall(rb"<(?:\w+:)?Relationship\b([^>]*)>", text or b""):
+            attributes = dict(re.findall(rb'([\w:]+)\s*=\s*"([^"]*)"', relation))
+            if attributes.get(b"Type", b"").endswith(kind.encode()):
+                targets.append(_xl_path(attributes.get(b"Target", b"")).lower())
+        return targets
 
     def _first_sheet(self, infos: list[zipfile.ZipInfo]) -> str | None:
         """Member name of the first sheet, as calamine finds it (workbook.xml + its rels)."""
@@ -1106,10 +1118,8 @@ class _WorkbookBounds:
         for relation in re.findall(rb"<(?:\w+:)?Relationship\b([^>]*)>", rels_xml):
             relation_attributes = dict(re.findall(rb'([\w:]+)\s*=\s*"([^"]*)"', relation))
             if rid is not None and relation_attributes.get(b"Id") == rid:
-                target = relation_attributes.get(b"Target", b"").decode("utf-8", "replace")
-                if target.startswith("/xl/"):
-                    return target[1:]
-                return target if target.startswith("xl/") else f"xl/{target}"
+                path = _xl_path(relation_attributes.get(b"Target", b""))
+                return path if path.lower() in names else None
         return None
 
     def _small(self, info: zipfile.ZipInfo, limit: int = 16 * 2**20) -> bytes | None:
@@ -1229,9 +1239,9 @@ class _WorkbookBounds:
             end_mark = next(end for begin, end in _SPECIAL_ENDS if buffer.startswith(begin, start))
             end = buffer.find(end_mark, start + 2, start + MAX_CELL_XML_BYTES + len(end_mark))
             if end < 0:
-                if final or len(buffer) - start >= MAX_CELL_XML_BYTES:
+                if len(buffer) - start >= MAX_CELL_XML_BYTES:
                     self._too_long(info)
-                return start
+                return cut if final else start  # unfinished at the end: calamine reports it
             position = end + len(end_mark)
 
     def _check_runs(self, block: bytes, info: zipfile.ZipInfo) -> None:
@@ -1287,7 +1297,14 @@ class _WorkbookBounds:
                     self._too_long(info, "a text")
 
         self._expat(info, start, end, text)
-        self.shared = np.asarray(lengths, dtype=np.int64)
+        found = np.asarray(lengths, dtype=np.int64)
+        if len(self.shared):  # two shared-text parts: count the longer of each
+            size = max(len(found), len(self.shared))
+            found = np.maximum(
+                np.pad(found, (0, size - len(found))),
+                np.pad(self.shared, (0, size - len(self.shared))),
+            )
+        self.shared = found
 
     def _expat(self, info: zipfile.ZipInfo, start: Any, end: Any, text: Any) -> None:
         parser = expat.ParserCreate()
@@ -1321,6 +1338,12 @@ class _WorkbookBounds:
             f"{MAX_SHEET_COLUMNS:,} columns and {MAX_SHEET_CELLS:,} cells. Delete the empty "
             "rows and columns below and to the right of the data (or copy just the data into "
             "a new workbook) and save it again, or export the data as CSV."
+        )
+
+    def refuse_reference(self, reference: str) -> NoReturn:
+        raise InputError(
+            f"{self.source.name}: sheet {self.sheet!r} has a cell at {reference[:20]!r}, which "
+            "is not a cell address. Open the file in Excel or LibreOffice and save it again."
         )
 
     def refuse_text(self, total: int) -> None:
@@ -1389,7 +1412,8 @@ class _SheetScan:
     def _block(self, block: bytes, offset: int) -> None:
         size = len(block)
         self.bounds._check_runs(block, self.info)
-        a = np.frombuffer(block + _PAD, dtype=np.uint8)
+        padded = block + _PAD
+        a = np.frombuffer(padded, dtype=np.uint8)
         tag = a[:size] == 60  # '<'
         after = a[1 : size + 1]
         colons = np.flatnonzero(a[:size] == 58)
@@ -1398,7 +1422,7 @@ class _SheetScan:
         cells = np.flatnonzero(tag & (after == 99))  # '<c'
         cells = cells[_XML_DELIMITERS[a[cells + 2]]]
         if len(cells):
-            self._cells(a, cells)
+            self._cells(padded, a, cells)
         if len(self.bounds.shared):
             values = np.flatnonzero(tag & (after == 118))  # '<v'
             values = values[_XML_DELIMITERS[a[values + 2]]]
@@ -1434,16 +1458,66 @@ class _SheetScan:
             if local is not None and local[0] in _SHEET_NAMES:
                 raise _SlowPath
 
-    def _cells(self, a: np.ndarray, cells: np.ndarray) -> None:
+    def _cells(self, padded: bytes, a: np.ndarray, cells: np.ndarray) -> None:
         """Update the extent from the cells' ``r="B7"`` references.
+
+        Each reference is read as one big-endian 64-bit number (its first 8 bytes):
+        the column letters have bit 6 set, the closing quote is found with a
+        zero-byte test, and the latest row (column) is the largest number among the
+        references with the most digits (letters). Longer references (row 100,000
+        and beyond with two letters) go through :meth:`_cells_window`.
+        """
+        start = np.ndarray((len(padded) - 3,), dtype=">u4", buffer=padded, strides=(1,))
+        if (start[cells + 2] != 0x2072_3D22).any():  # ' r="'
+            raise _SlowPath  # a cell without r="..." first
+        keys = np.ndarray((len(padded) - 7,), dtype=">u8", buffer=padded, strides=(1,))
+        key = keys[cells + 6].astype(np.uint64)
+        byte = [(key >> np.uint64(56 - 8 * i)) & np.uint64(0xFF) for i in range(4)]
+        if not (byte[0] & np.uint64(0x40)).all():
+            raise _SlowPath  # a reference without column letters
+        second, third = byte[1] & np.uint64(0x40) > 0, byte[2] & np.uint64(0x40) > 0
+        n_letters = 1 + second.astype(np.uint64) + (second & third).astype(np.uint64)
+        if (second & third & (byte[3] & np.uint64(0x40) > 0)).any():
+            raise _SlowPath  # four letters or more: beyond XFD, the exact scan decides
+        flipped = key ^ np.uint64(0x2222_2222_2222_2222)  # '"' -> 0
+        zero = (
+            (flipped - np.uint64(0x0101_0101_0101_0101))
+            & ~flipped
+            & np.uint64(0x8080_8080_8080_8080)
+        )
+        quote = np.full(len(key), 8, dtype=np.uint64)  # bytes before the first '"'
+        for i in range(8):
+            quote -= zero >= np.uint64(1 << (8 * i + 7))
+        long = quote == 8
+        if long.any():  # no quote in the first 8 bytes
+            self._cells_window(a, cells[long])
+            keep = ~long
+            key, n_letters, quote = key[keep], n_letters[keep], quote[keep]
+            if not len(key):
+                return
+        n_digits = quote - n_letters
+        first_digit = (key >> (np.uint64(56) - np.uint64(8) * n_letters)) & np.uint64(0xFF)
+        if (n_digits == 0).any() or (first_digit == 0x30).any():
+            raise _SlowPath  # 'A' or 'A0' or 'A007': the exact scan decides
+        longest = int(n_digits.max())
+        widest = n_digits == longest
+        digits = (key[widest] << (np.uint64(8) * n_letters[widest])) >> np.uint64(64 - 8 * longest)
+        top = int(digits.max()).to_bytes(longest, "big").decode("ascii", "replace")
+        self.max_row = max(self.max_row, int(top) if top.isdigit() else 10**longest)
+        most = int(n_letters.max())
+        if most >= self._column_group:
+            letters = (key[n_letters == most] >> np.uint64(64 - 8 * most)) & np.uint64(0xDFDFDF)
+            top = int(letters.max()).to_bytes(most, "big").decode("ascii", "replace")
+            self._column_group = most
+            self.max_column = max(self.max_column, _column_number(top))
+
+    def _cells_window(self, a: np.ndarray, cells: np.ndarray) -> None:
+        """:meth:`_cells` for references of 8 bytes or more, byte by byte (slower).
 
         Only maxima are needed, so references are compared as bytes: more letters
         (digits) is a later column (row); with as many, the bytes order them.
         """
-        ref = _windows(a, 15)[cells + 2]  # ' r="' and 11 bytes of reference
-        if not (ref[:, :4] == _CELL_START).all():
-            raise _SlowPath  # a cell without r="..." first
-        ref = ref[:, 4:] & 0xDF  # upper case; digits -> 16..25, '"' -> 2
+        ref = _windows(a, 11)[cells + 6] & 0xDF  # upper case; digits -> 16..25, '"' -> 2
         letter = (ref >= 65) & (ref <= 90)
         one, two, three = letter[:, 0], letter[:, 0] & letter[:, 1], letter[:, :3].all(axis=1)
         if not one.all() or (three & letter[:, 3]).any():
@@ -1458,7 +1532,7 @@ class _SheetScan:
             is_digit = (digits >= 16) & (digits <= 25)
             n_digits = is_digit.argmin(axis=1)  # 0 when none or all eight are digits
             end = digits[np.arange(len(digits)), n_digits]
-            if (n_digits == 0).any() or (end != 2).any():
+            if (n_digits == 0).any() or (end != 2).any() or (digits[:, 0] == 16).any():
                 raise _SlowPath  # not a plain reference within row 9,999,999
             longest = int(n_digits.max())
             widest = digits[n_digits == longest, :longest] - 16
@@ -1524,9 +1598,11 @@ class _SheetScan:
             elif local == "row" and "r" in attributes and attributes["r"].isdigit():
                 state["row"] = int(attributes["r"]) - 1
             elif local == "c":
-                reference = re.fullmatch(r"([A-Z]+)([0-9]+)", attributes.get("r", ""))
-                if reference:
-                    row, column = int(reference[2]), _column_number(reference[1])
+                reference = re.fullmatch(r"([A-Za-z]+)([0-9]+)", attributes.get("r", "x1"))
+                if reference is None or int(reference[2]) == 0:
+                    self.bounds.refuse_reference(attributes["r"])
+                if "r" in attributes:
+                    row, column = int(reference[2]), _column_number(reference[1].upper())
                     state["column"] = column - 1
                 else:
                     row, column = state["row"] + 1, state["column"] + 1
@@ -1640,7 +1716,12 @@ class _OdsScan:
             else:
                 row["empty"] = repeat
             if self.cells > MAX_SHEET_CELLS:
-                self.bounds.refuse_area(self.cells, 1, "expands to")
+                raise InputError(
+                    f"{self.bounds.source.name}: sheet {self.bounds.sheet!r} repeats cells "
+                    f"{self.cells:,} times; the workbench reads at most {MAX_SHEET_CELLS:,} cells. "
+                    "Delete the empty rows and columns around the data and save it again, or "
+                    "export the data as CSV."
+                )
         elif name == "text:s" and self.cell is not None:
             self.cell["length"] += self._count(attributes, "text:c")
             self._check_cell()
@@ -1672,6 +1753,14 @@ class _OdsScan:
         assert self.cell is not None
         if self.cell["length"] > MAX_CELL_XML_BYTES:
             self.bounds._too_long(self.info, "a text")
+
+
+def _xl_path(target: bytes) -> str:
+    """Member name of a workbook relation target, as calamine resolves it."""
+    path = target.decode("utf-8", "replace")
+    if path.startswith("/xl/"):
+        return path[1:]
+    return path if path.startswith("xl/") else f"xl/{path}"
 
 
 def _size_text(size: int) -> str:

@@ -481,3 +481,39 @@ def test_cli_validate_bomb_exits_2_with_one_line(
     assert len(lines) == 1 and lines[0].startswith(f"error: {path.name}: sheet 'data' ")
     peak_mb = int(done.stdout.split("PEAK_KB")[1].split()[0]) / 1024  # Linux: kilobytes
     assert peak_mb < 600, f"peak memory {peak_mb:.0f} MB"
+
+
+# --------------------------------------------------------------------------- fast scan = exact scan
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_scan_finds_the_same_extent_as_the_exact_scan(tmp_path: Path, seed: int) -> None:
+    """The numpy scan against the expat scan (calamine's rules) on random references."""
+    import random
+
+    rng = random.Random(seed)
+    cells = []
+    for _ in range(3000 + seed * 1000):
+        if rng.random() < 0.1:  # long references: read byte by byte
+            row, column = rng.randint(10_000, 9_999_999), rng.randint(1, 2000)
+        else:
+            row, column = rng.randint(1, 9_999), rng.randint(1, 900)
+        letters = readers._column_letters(column)
+        if rng.random() < 0.2:
+            letters = letters.lower()
+        cells.append(f'<row r="{row}"><c r="{letters}{row}" s="1"><v>{row}</v></c></row>')
+    path = write_workbook(tmp_path / "random.xlsx", sheet_xml("".join(cells)))
+    found = {}
+    with path.open("rb") as handle, zipfile.ZipFile(handle) as book:
+        bounds = readers._WorkbookBounds(path, book, handle, ods=False)
+        info = book.getinfo("xl/worksheets/sheet1.xml")
+        for slow in (False, True):
+            scan = readers._SheetScan(bounds, slow=slow)
+            monkey = pytest.MonkeyPatch()
+            monkey.setattr(readers._WorkbookBounds, "refuse_area", lambda *args: None)
+            try:
+                scan.run(info)
+            finally:
+                monkey.undo()
+            found[slow] = (scan.max_row, scan.max_column)
+    assert found[False] == found[True]
