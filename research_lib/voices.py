@@ -514,14 +514,16 @@ def _rules() -> list[_Rule]:
         (
             "phone",
             re.compile(
-                r"(?<![\w+])(?:(?:\+|00)\s?359[\s./-]{0,3}(?:\(0\)\s{0,3})?\d|\(?0\d)"
-                r"(?:[\s./()-]{0,3}\d){6,9}(?!\d)"
-                r"|(?<![\w+])8[789]\d(?:[\s./-]?\d){6}(?!\d)"
-                r"|(?<!\d)\d{7,}+(?!\d)"
+                # the first character, then what it was (a pattern that starts with a
+                # character class lets the engine skip quickly to the candidates)
+                r"[\d+(](?<![\w+].)(?:(?:(?<=\+)|(?<=0)0)\s?359[\s./-]{0,3}(?:\(0\)\s{0,3})?\d"
+                r"|(?<=\()0\d|(?<=0)\d)(?:[\s./()-]{0,3}\d){6,9}(?!\d)"
+                r"|(?<=8)[789]\d(?:[\s./-]?\d){6}(?!\d)"
             ),
             None,
             "digit",
         ),
+        ("phone", re.compile(r"\d(?<!\d.)\d{6,}+(?!\d)"), None, "digit"),
         (
             "phone",
             re.compile(r"\d(?<![\w+.,/-].)\d{1,3}(?:[ ./-]\d{2,4}){1,5}(?!\w|[.,/-]\d)"),
@@ -561,7 +563,7 @@ def _rules() -> list[_Rule]:
         (
             "address",
             re.compile(
-                rf"(?<!\w)((?i:на|в|във)\s+){_CAP}(?:\s+{_CAP})?\s+(?:№\s*)?\d{{1,3}}[а-дa-d]?\b"
+                rf"({_kw('на|в|във')}\s+){_CAP}(?:\s+{_CAP})?\s+(?:№\s*)?\d{{1,3}}[а-дa-d]?\b"
                 rf"(?!\s*(?:{_NOT_HOUSE})\b)"
             ),
             lambda m, k: _keep_prefix(m, k["address"]),
