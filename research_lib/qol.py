@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from research_lib.codebook import Codebook
-from research_lib.compare import compare_domains, compare_waves
+from research_lib.compare import MIN_SERVICES, compare_domains, compare_waves
 from research_lib.descriptives import age_band, describe_scores
 from research_lib.disclosure import figure_rows, to_published
 from research_lib.errors import InputError
@@ -72,6 +72,10 @@ __all__ = [
 DIMENSIONS: tuple[str, ...] = ("placement_type", "age_band", "sex")
 #: The order in which findings are reported: the study's question is ЦНСТ.
 FINDINGS_ORDER: tuple[str, ...] = ("cnst", "institution", "kinship", "family", "foster")
+#: Characteristics that shape both where a child is placed and how the child fares:
+#: the comparisons adjust for each one the data hold (a column with at least two
+#: distinct values), besides ``covariates``; the report names those it lacks.
+ADJUST_IF_PRESENT: tuple[str, ...] = ("disability", "months_in_care", "age_at_entry")
 
 
 @dataclass(frozen=True)
@@ -177,18 +181,23 @@ def analyse(
     Comparisons are of the wave analysed, by placement type against
     ``reference``, adjusted for ``covariates``, with children nested in
     ``cluster`` (random-intercept mixed model; see :func:`research_lib.compare.compare_groups`).
+    Besides ``covariates`` they adjust for each of :data:`ADJUST_IF_PRESENT` the
+    data hold. Means and shares have confidence intervals clustered by
+    ``cluster``, with the design effect (:func:`research_lib.descriptives.describe_scores`).
     """
     book = data.codebook
     domains = book.domain_ids
     current = data.current
+    covariates = _held_covariates(current, covariates)
+    design = cluster if cluster in current.columns else None
     valid_now = data.load.valid[data.load.valid["respondent_id"].isin(current.index)]
     rel = reliability(valid_now, book, n_boot=n_boot, seed=seed)
     items = item_statistics(valid_now, book)
     weight = "weight" if "weight" in current.columns and current["weight"].notna().any() else None
     descriptives = pd.concat(
-        [describe_scores(current, domains, by=None, weight=weight)]
+        [describe_scores(current, domains, by=None, weight=weight, cluster=design)]
         + [
-            describe_scores(current, domains, by=d, overall=False, weight=weight)
+            describe_scores(current, domains, by=d, overall=False, weight=weight, cluster=design)
             for d in DIMENSIONS
         ],
         ignore_index=True,
@@ -229,6 +238,16 @@ def analyse(
     )
 
 
+def _held_covariates(current: pd.DataFrame, covariates: Sequence[str]) -> tuple[str, ...]:
+    """``covariates`` and each column of :data:`ADJUST_IF_PRESENT` that varies in the data."""
+    held = [
+        c
+        for c in ADJUST_IF_PRESENT
+        if c in current.columns and c not in covariates and current[c].nunique(dropna=True) >= 2
+    ]
+    return (*covariates, *held)
+
+
 def _comparisons(
     current: pd.DataFrame,
     domains: Sequence[str],
@@ -261,6 +280,7 @@ def _comparisons(
         )
     except InputError as err:
         return pd.DataFrame(), f"error: {err}"
+    table.attrs["covariates"] = tuple(covariates)  # published as ``adjusted_for``
     return table, ""
 
 
@@ -360,13 +380,21 @@ def published_figures(
 
 
 def _comparison_figures(comp: pd.DataFrame) -> list[pd.DataFrame]:
-    """Differences from the reference, adjusted p-values and ICCs as figures."""
+    """Differences from the reference, adjusted p-values and ICCs as figures.
+
+    ``adjusted_for`` lists what the differences are adjusted for (one row per
+    covariate, value 1; measure ``none`` when unadjusted), so that every reader of
+    the figures can name it.
+    """
     n_pair = np.minimum(comp["n"], comp["n_reference"])
     group = comp["group"].astype(str)
     icc = comp.groupby("outcome", sort=False).agg(
         icc=("icc", "first"), n=("n", "sum"), n_ref=("n_reference", "first")
     )
+    adjusted = list(comp.attrs.get("covariates", ())) or ["none"]
+    n_all = int((icc["n"] + icc["n_ref"]).max())
     return [
+        figure_rows("adjusted_for", "all", adjusted, n_all, 1.0),
         figure_rows(
             "difference_vs_reference",
             group,
@@ -444,6 +472,7 @@ def key_findings(
     language: str = "bg",
     most: int = 8,
     per_group: int = 2,
+    covariates: Sequence[str] | None = None,
 ) -> list[str]:
     """Plain-language findings from published figures only.
 
@@ -452,12 +481,31 @@ def key_findings(
 
     A difference is reported when its 95% CI excludes zero and its Holm/BH
     adjusted p-value is below 0.05; every sentence carries the estimate, its CI
-    and the number of children.
+    and the number of children, and names what it is adjusted for
+    (``covariates``, by default the published ``adjusted_for`` rows). The
+    differences are described as differences between groups at one time, with a
+    closing sentence that they are not effects of the kind of care and naming
+    the characteristics of :data:`ADJUST_IF_PRESENT` that were not adjusted
+    for. Groups whose difference was not estimated (too few services) are named.
     """
     ref_label = text(f"placement_phrase.{reference}", language)
     if not (published["table"] == "difference_vs_reference").any():
         return [text("qol.no_comparison", language, reference=ref_label)]
     diffs = _shown(published, "difference_vs_reference")
+    if covariates is None:
+        adjusted_rows = published[published["table"] == "adjusted_for"]
+        covariates = (
+            [m for m in adjusted_rows["measure"].astype(str) if m != "none"]
+            if len(adjusted_rows)
+            else None
+        )
+    adjusted = (
+        text("qol.adjusted_generic", language)
+        if covariates is None
+        else text("qol.adjusted_for", language, covariates=_covariates_text(covariates, language))
+        if covariates
+        else text("qol.adjusted_none", language)
+    )
     p_adj = _shown(published, "difference_p_adjusted").set_index(["group", "measure"])["value"]
     keyed = diffs.set_index(["group", "measure"]).join(p_adj.rename("p"), how="left")
     clear = keyed[
@@ -487,13 +535,26 @@ def key_findings(
             low=format_number(bounds[0], language),
             high=format_number(bounds[1], language),
             n=int(row["n"]),
+            adjusted=adjusted,
         )
         sentences.append(sentence[0].upper() + sentence[1:])
-    if not sentences:
+    if sentences:
+        sentences.append(_association_sentence(covariates, language))
+    declined = _not_estimated_groups(published)
+    if not sentences and (len(diffs) or not declined):
         sentences.append(text("qol.finding_none", language, reference=ref_label))
+    if declined:
+        sentences.append(
+            text(
+                "qol.finding_not_estimated",
+                language,
+                reference=ref_label,
+                groups=_join([text(f"placement_phrase.{g}", language) for g in declined], language),
+            )
+        )
 
     low = _shown(published, "low_by_placement_type")
-    low = low[low["group"] != "all"]
+    low = low[(low["group"] != "all") & low["ci_low"].notna() & low["ci_high"].notna()]
     if len(low):
         top = low.loc[low["value"].idxmax()]
         sentences.append(
@@ -524,27 +585,112 @@ def _join(items: Sequence[str], language: str) -> str:
     return ", ".join(items[:-1]) + conjunction + items[-1]
 
 
-def _model_text(analysis: QolAnalysis, language: str) -> str:
-    covariates = _join(
+#: Covariates with a label of their own (``qol.covariate_<name>``); others are named as they are.
+_COVARIATE_LABELS = ("age", "sex", "wave", *ADJUST_IF_PRESENT)
+
+
+def _covariates_text(covariates: Sequence[str], language: str) -> str:
+    return _join(
         [
-            text(f"qol.covariate_{c}", language) if c in ("age", "sex", "wave") else c
-            for c in analysis.covariates
+            text(f"qol.covariate_{c}", language) if c in _COVARIATE_LABELS else str(c)
+            for c in covariates
         ],
         language,
     )
-    methods = analysis.comparisons["method"].astype(str)
+
+
+def _association_sentence(covariates: Sequence[str] | None, language: str) -> str:
+    """Differences, not effects; and what the data did not allow to adjust for."""
+    sentence = text("qol.association", language)
+    if covariates is None:
+        return sentence
+    missing = [c for c in ADJUST_IF_PRESENT if c not in covariates]
+    if missing:
+        sentence += " " + text(
+            "qol.not_adjusted", language, missing=_covariates_text(missing, language)
+        )
+    return sentence
+
+
+def _not_estimated_groups(published: pd.DataFrame) -> list[str]:
+    """Groups with no difference estimated (too few services): shown rows without a value."""
+    rows = published[
+        (published["table"] == "difference_vs_reference")
+        & ~published["suppressed"].astype(bool)
+        & published["value"].isna()
+    ]
+    estimated = set(_shown(published, "difference_vs_reference")["group"])
+    return [g for g in dict.fromkeys(rows["group"].astype(str)) if g not in estimated]
+
+
+def _model_text(analysis: QolAnalysis, language: str) -> str:
+    covariates = _covariates_text(analysis.covariates, language)
+    comparisons = analysis.comparisons
+    done = (
+        comparisons["estimated"].astype(bool)
+        if "estimated" in comparisons
+        else pd.Series(True, index=comparisons.index)
+    )
+    methods = comparisons.loc[done, "method"].astype(str)
     mixed = methods.str.startswith("linear mixed model")
     key = (
         "qol.model_mixed"
         if mixed.any()
         else ("qol.model_cluster" if methods.str.contains("cluster").any() else "qol.model_ols")
     )
-    sentence = text(key, language, covariates=covariates)
-    if mixed.any() and not mixed.all():
-        sentence += ". " + text(
-            "qol.model_mixed_fallback", language, count=int((~mixed).sum()), total=len(mixed)
+    return text(key, language, covariates=covariates)
+
+
+def _not_estimated_text(analysis: QolAnalysis, language: str) -> str:
+    """Which groups were not compared with the reference, and why, in words ('' if none)."""
+    comparisons = analysis.comparisons
+    if comparisons.empty or "estimated" not in comparisons:
+        return ""
+    declined = comparisons[~comparisons["estimated"].astype(bool)].drop_duplicates("group")
+    if declined.empty:
+        return ""
+
+    def services(n: object) -> str:
+        return text("qol.n_services_one" if n == 1 else "qol.n_services", language, n=n)
+
+    reference = text(f"placement_phrase.{analysis.reference}", language)
+    if (declined["not_estimated"] == "too_few_services_reference").any():
+        n_ref = declined["n_services_reference"].iloc[0]
+        return text(
+            "qol.not_estimated_reference",
+            language,
+            reference=reference,
+            services=services(n_ref),
+            minimum=MIN_SERVICES,
         )
-    return sentence
+    groups = _join(
+        [
+            f"{text(f'placement_phrase.{g}', language)} ({services(n)})"
+            for g, n in zip(declined["group"], declined["n_services"], strict=True)
+        ],
+        language,
+    )
+    return text(
+        "qol.not_estimated", language, groups=groups, reference=reference, minimum=MIN_SERVICES
+    )
+
+
+def _design_text(analysis: QolAnalysis, min_cell: int, language: str) -> str:
+    """The design effect of the clustering for the means of all children ('' without it)."""
+    desc = analysis.descriptives
+    if "deff" not in desc:
+        return ""
+    overall = desc[(desc["by"] == "all") & (desc["n"] >= min_cell)]["deff"].dropna()
+    if overall.empty:
+        return ""
+    n_services = int(desc.loc[overall.index, "n_clusters"].max())
+    return text(
+        "qol.design_text",
+        language,
+        low=format_number(overall.min(), language, 1),
+        high=format_number(overall.max(), language, 1),
+        n_services=n_services,
+    ) + (" " + text("qol.design_imprecise", language) if n_services < 20 else "")
 
 
 def data_and_method(
@@ -579,7 +725,13 @@ def data_and_method(
         ),
         text("qol.method_scores", language),
     ]
-    if not analysis.comparisons.empty:
+    design = _design_text(analysis, min_cell, language)
+    if design:
+        paragraphs.append(design)
+    comparisons = analysis.comparisons
+    if not comparisons.empty and (
+        "estimated" not in comparisons or comparisons["estimated"].astype(bool).any()
+    ):
         paragraphs.append(
             text(
                 "qol.method_compare",
@@ -588,7 +740,12 @@ def data_and_method(
                 method=_model_text(analysis, language),
                 correction=text(f"qol.correction_{_correction_key(analysis)}", language),
             )
+            + " "
+            + _association_sentence(analysis.covariates, language)
         )
+    declined = _not_estimated_text(analysis, language)
+    if declined:
+        paragraphs.append(declined)
     icc = published[(published["table"] == "icc") & ~published["suppressed"].astype(bool)][
         "value"
     ].dropna()

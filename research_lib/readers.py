@@ -40,6 +40,16 @@ layer does that. What it guarantees:
   removed (``group_qol/rel_01`` -> ``rel_01``) and metadata columns go to
   ``RawTable.metadata`` instead of ``RawTable.data``.
 
+* **Bounded reading.** Before a workbook (``.xlsx .xlsm .ods``) is opened, its zip
+  is read as a stream and refused when a part unpacks beyond 256 MB or 250:1, a
+  cell, shared text or XML element is over 400,000 bytes (about 100,000
+  characters), the first sheet uses more than 1,000,000 rows, 2,000 columns or
+  10,000,000 cells counted from A1 (declared or used; ODS repeats as expanded), or
+  its cells would show more than 512 MB of text. A CSV value over 100,000
+  characters is refused with its row and column. See ``MAX_SHEET_ROWS`` and the
+  other ``MAX_*`` constants; ``.xls`` (no compression, at most 65,536 x 256 cells)
+  and ``.sav`` files are not checked further.
+
 A file that cannot be read as a whole raises :class:`~research_lib.errors.InputError`
 with a message that names the file and says how to fix it.
 """
@@ -85,6 +95,15 @@ __all__ = [
     "SUPPORTED_EXTENSIONS",
     "KOBO_METADATA_COLUMNS",
     "MALFORMED_COLUMNS",
+    "MAX_SHEET_ROWS",
+    "MAX_SHEET_COLUMNS",
+    "MAX_SHEET_CELLS",
+    "MAX_CELL_CHARS",
+    "MAX_CELL_XML_BYTES",
+    "MAX_SHEET_TEXT_BYTES",
+    "MAX_MEMBER_BYTES",
+    "MAX_COMPRESSION_RATIO",
+    "MAX_WORKBOOK_BYTES",
 ]
 
 CSV_EXTENSIONS: tuple[str, ...] = (".csv", ".tsv", ".txt")
@@ -261,8 +280,9 @@ def read_table(path: str | Path, numeric_columns: Collection[str] = ()) -> RawTa
     ------
     InputError
         The file is missing, has an unknown extension, is empty, has a header
-        but no data, is not a table (binary, or no delimiter found), or has
-        duplicate or unusable column names.
+        but no data, is not a table (binary, or no delimiter found), has
+        duplicate or unusable column names, or is beyond the reading bounds
+        (a workbook "bomb", a value over ``MAX_CELL_CHARS`` characters).
     """
     source = Path(path)
     _check_file(source)
@@ -958,6 +978,8 @@ MAX_MEMBER_BYTES = 256 * 2**20
 #: Highest unpacked/packed ratio of a file inside the zip once it passes
 #: ``_RATIO_FLOOR_BYTES`` (survey sheets pack about 10:1; a zip bomb about 1,000:1).
 MAX_COMPRESSION_RATIO = 250
+#: Most bytes all the files inside one workbook may unpack to together.
+MAX_WORKBOOK_BYTES = 4 * MAX_MEMBER_BYTES
 _RATIO_FLOOR_BYTES = 8 * 2**20
 _OUT_BYTES = 1 << 20  # unpacked bytes handed on at a time
 _IN_BYTES = 1 << 16  # packed bytes read at a time
@@ -1038,6 +1060,7 @@ class _WorkbookBounds:
         self.sheet = "first sheet"
         self.first_sheet = "content.xml" if ods else ""  # member name, lower case
         self.shared: np.ndarray = np.zeros(0, dtype=np.int64)  # bytes of each shared text
+        self.unpacked = 0  # bytes unpacked so far, all parts
 
     # ---------------------------------------------------------------- driver
 
@@ -1173,8 +1196,15 @@ class _WorkbookBounds:
                     out = inflate.decompress(data, _OUT_BYTES)
                     data = inflate.unconsumed_tail
                 unpacked += len(out)
+                self.unpacked += len(out)
                 if unpacked > MAX_MEMBER_BYTES:
                     self._too_big(info)
+                if self.unpacked > MAX_WORKBOOK_BYTES:
+                    raise InputError(
+                        f"{self.source.name}: the parts of the workbook unpack to more than "
+                        f"{_size_text(MAX_WORKBOOK_BYTES)} in all, far beyond a survey file. "
+                        "Check that this is the right file; export large data as CSV."
+                    )
                 if unpacked > _RATIO_FLOOR_BYTES and unpacked > MAX_COMPRESSION_RATIO * packed:
                     raise InputError(
                         f"{self.source.name}: {self._part(info)} unpacks "

@@ -517,3 +517,11 @@ def test_fast_scan_finds_the_same_extent_as_the_exact_scan(tmp_path: Path, seed:
                 monkey.undo()
             found[slow] = (scan.max_row, scan.max_column)
     assert found[False] == found[True]
+
+
+def test_many_parts_together_are_bounded(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(readers, "MAX_WORKBOOK_BYTES", 3 * 2**20)
+    extra = {f"xl/media/image{i}.bin": [bytes(range(256)) * 4096] for i in range(4)}  # 1 MB each
+    path = write_workbook(tmp_path / "many.xlsx", sheet_xml(HEADER_ROW + DATA_ROW), extra=extra)
+    with pytest.raises(InputError, match=r"many\.xlsx: the parts of the workbook unpack to more"):
+        read_table(path)
