@@ -135,6 +135,8 @@ class PlacementAnalysis:
     time_in_care: pd.DataFrame = field(repr=False)
     exits: pd.DataFrame = field(repr=False)
     time_by_cohort: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: Reunified within 12 months by placement type and 5-year entry cohort.
+    exits_by_cohort: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     regional: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     projection: object | None = field(default=None, repr=False)
     reform_date: pd.Timestamp = pd.Timestamp("2016-01-01")
@@ -448,6 +450,7 @@ def analyse(
     entries_0_3 = pd.DataFrame(columns=["year", "entries"])
     tic = pd.DataFrame()
     tic_cohort = pd.DataFrame()
+    exits_cohort = pd.DataFrame()
     exits = pd.DataFrame()
     indicators = pd.DataFrame()
     if data.kind == "episodes":
@@ -500,6 +503,14 @@ def analyse(
         tic = time_in_care(spells, by="placement_type", as_of=data.as_of)
         tic_cohort = time_in_care(spells, by="placement_type", as_of=data.as_of, cohort_freq=5)
         exits = exit_pathways(spells, by="placement_type", as_of=data.as_of, horizons=(12,))
+        exits_cohort = exit_pathways(
+            spells,
+            by="placement_type",
+            as_of=data.as_of,
+            horizons=(12,),
+            reasons=("reunified",),
+            cohort_freq=5,
+        )
         if data.population is not None:
             from research_lib.indicators import care_indicators
 
@@ -538,6 +549,7 @@ def analyse(
         indicators=indicators,
         time_in_care=tic,
         time_by_cohort=tic_cohort,
+        exits_by_cohort=exits_cohort,
         exits=exits,
         regional=regional,
         projection=projection,
@@ -981,6 +993,19 @@ def published_figures(
                 at12["cumulative_incidence"],
                 at12["ci_low"],
                 at12["ci_high"],
+            )
+        )
+    by_cohort = analysis.exits_by_cohort
+    if len(by_cohort):
+        parts.append(
+            figure_rows(
+                "reunified_12m_by_cohort",
+                by_cohort["placement_type"].astype(str),
+                by_cohort["entry_cohort"].astype(str),
+                by_cohort["n"],
+                by_cohort["cumulative_incidence"],
+                by_cohort["ci_low"],
+                by_cohort["ci_high"],
             )
         )
     parts += _regional_figures(analysis)
@@ -2052,6 +2077,30 @@ def cohort_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
     cells = rows.assign(
         cell=[
             format_estimate(v, lo, hi, language, 1)
+            for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)
+        ]
+    )
+    layout = cells.pivot_table(
+        index="measure", columns="group", values="cell", aggfunc="first", sort=True
+    )
+    layout = layout[[g for g in PLACEMENT_TYPES if g in layout.columns]]
+    layout.columns = [group_label("placement_type", g, language) for g in layout.columns]
+    layout.index.name = text("placements.col_cohort", language)
+    return layout.fillna(text("common.suppressed", language))
+
+
+def reunified_cohort_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
+    """Reunified within 12 months (%, 95% CI) by entry cohort (rows) and placement type (columns)."""
+    from research_lib.labels import group_label, text
+    from research_lib.reporting import format_estimate
+    from research_lib.vocab import PLACEMENT_TYPES
+
+    rows = published[published["table"] == "reunified_12m_by_cohort"]
+    if rows.empty:
+        return pd.DataFrame()
+    cells = rows.assign(
+        cell=[
+            format_estimate(100 * v if pd.notna(v) else v, 100 * lo, 100 * hi, language, 1)
             for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)
         ]
     )

@@ -260,3 +260,15 @@ def test_an_extract_begun_mid_history_is_read_from_when_it_is_complete(small_stu
     tic = analysis.time_in_care.set_index("placement_type")["median"]
     reference_tic = full.time_in_care.set_index("placement_type")["median"]
     assert abs(tic["institution"] - reference_tic["institution"]) < 2
+
+
+def test_reunification_is_reported_by_entry_cohort(small_study) -> None:
+    """Issue 10 item 5: results by entry cohort; a cohort without 12 months of follow-up has none."""
+    _, _, analysis, published = small_study
+    rows = published[published["table"] == "reunified_12m_by_cohort"]
+    assert {"2010-2014", "2015-2019", "2020-2024"} <= set(rows["measure"])
+    latest = rows[rows["measure"] == "2025-2029"]
+    assert latest["value"].isna().all()  # entered in 2025: not yet followed for 12 months
+    table = ps.reunified_cohort_table(published, "en")
+    assert table.index.name == "Year of entry" and "Foster care" in table.columns
+    assert analysis.exits_by_cohort["reason"].eq("reunified").all()
