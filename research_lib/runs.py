@@ -1001,6 +1001,20 @@ def _add_override_notice(
     report.write_text(page.replace(anchor, anchor + block, 1), encoding="utf-8")
 
 
+@contextlib.contextmanager
+def _silenced(name: str) -> Iterator[None]:
+    """Silence a logger while the block runs (its level is restored afterwards)."""
+    import logging
+
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
     """Execute the notebook into ``work`` and export its report; the error, or None."""
     import papermill
@@ -1014,23 +1028,24 @@ def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
         parameters["output_dir"] = _kernel_path(work)
     error: dict[str, Any] | None = None
     try:
-        papermill.execute_notebook(
-            str(plan.spec.notebook_path),
-            str(executed),
-            parameters=parameters,
-            kernel_name=KERNEL_NAME,
-            cwd=str(PROJECT_ROOT),
-            progress_bar=False,
-            log_output=False,
-            report_mode=False,
-            extra_arguments=kernel_arguments(plan.memory_limit_mb),
-            # Write the output notebook at the end (and on failure, and every 30 s of a
-            # long cell), not after each of the notebook's cells.
-            request_save_on_cell_execute=False,
-            # Stop the kernel at once when the run ends or is interrupted: nothing is
-            # lost (every output has arrived), and Ctrl-C then takes a second, not ten.
-            shutdown_kernel="immediate",
-        )
+        with _silenced("papermill"):  # "Kernel died while …": the run's one-line error says it
+            papermill.execute_notebook(
+                str(plan.spec.notebook_path),
+                str(executed),
+                parameters=parameters,
+                kernel_name=KERNEL_NAME,
+                cwd=str(PROJECT_ROOT),
+                progress_bar=False,
+                log_output=False,
+                report_mode=False,
+                extra_arguments=kernel_arguments(plan.memory_limit_mb),
+                # Write the output notebook at the end (and on failure, and every 30 s of a
+                # long cell), not after each of the notebook's cells.
+                request_save_on_cell_execute=False,
+                # Stop the kernel at once when the run ends or is interrupted: nothing is
+                # lost (every output has arrived), and Ctrl-C then takes a second, not ten.
+                shutdown_kernel="immediate",
+            )
     except PapermillExecutionError as err:
         error = {"ename": err.ename, "evalue": err.evalue, "cell": err.exec_count}
     except Exception as err:  # a kernel that died or never started: still one line

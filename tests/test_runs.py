@@ -478,6 +478,21 @@ def test_read_only_output_is_refused_before_a_kernel_with_one_line(no_kernel, mo
     assert err[1].startswith("error: 29 of 29 report folders refused, nothing was run")
 
 
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="as root, permissions do not stop a write (the simulated test above covers the path)",
+)
+def test_a_folder_without_write_permission_is_refused_before_a_kernel(fake, no_kernel):
+    spec, data, reports = fake
+    (reports / "toy").mkdir(parents=True)
+    (reports / "toy").chmod(0o555)
+    try:
+        with pytest.raises(OutputError, match=r"cannot write to .*toy/: permission denied\.$"):
+            run_one(spec, {"data": str(data)}, reports_dir=reports)
+    finally:
+        (reports / "toy").chmod(0o755)
+
+
 def test_an_index_that_cannot_be_written_is_reported_in_one_line(fake, monkeypatch):
     spec, data, reports = fake
 
@@ -912,10 +927,14 @@ if label == "big":  # ask for 1 GiB more than the cap leaves (address space only
     import numpy as np
 
     block = np.empty(soft - mapped + 2**30, dtype=np.uint8)
+if label == "killed":  # what the kernel out-of-memory killer (or a crash in C code) does
+    import os, signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_a_kernel_over_its_memory_cap_fails_cleanly_as_a_failed_run(toy, monkeypatch):
+def test_a_kernel_over_its_memory_cap_fails_cleanly_as_a_failed_run(toy, monkeypatch, capfd):
     """The cap comes from DI_MEMORY_LIMIT_MB; the kernel cannot raise it; the report is kept."""
     import resource
 
@@ -938,6 +957,13 @@ def test_a_kernel_over_its_memory_cap_fails_cleanly_as_a_failed_run(toy, monkeyp
     failed = (folder / "toy.failed.ipynb").read_text(encoding="utf-8")
     assert "limit MiB 4096 4096" in failed  # soft and hard: the notebook cannot lift it
     assert resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY  # not this process
+    # a kernel that dies is a failed run too, in one line that names the cap
+    result = run_one("toy", {"data": str(data), "label": "killed"}, reports_dir=reports)
+    assert result.status == "failed" and result.error.startswith("DeadKernelError: ")
+    assert "at most 4096 MiB" in result.error and "\n" not in result.error
+    assert "Kernel died" not in capfd.readouterr().err  # no log lines beside the one-line error
+    assert (folder / "report.html").read_text(encoding="utf-8") == "<p>the last good report</p>"
+    assert read_provenance(folder)["status"] == "failed"
 
 
 def test_the_memory_cap_default_override_and_refusals(fake, monkeypatch):
