@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from research_lib.errors import InputError
+from research_lib.regions import load_oblasts, resolve_oblast
+from research_lib.scoring import score_responses
 from research_lib.validation import (
+    AGE_RANGE,
     REQUIRED_COLUMNS,
     canonical_wave,
     latest_wave,
+    load_responses,
     valid_schema,
     validate_responses,
     wave_order,
 )
+from research_lib.vocab import PLACEMENT_ALIASES, SEX_ALIASES
 from tests.conftest import toy_row
 
 
@@ -262,3 +270,176 @@ def test_cli_score_with_a_clashing_column_exits_2_without_traceback(tmp_path, ca
     assert main(["score", str(survey), "--codebook", str(book)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: survey.csv: column 'home'") and "Traceback" not in err
+
+
+# ----------------------------------------------------------------- mixed spellings vs reference
+
+
+def _reference_row(row: dict, book) -> tuple[dict, list[tuple[str, str]]]:
+    """One row validated the straightforward way: each cell stripped and looked up alone.
+
+    Independent of the vectorised code (no factorising, no distinct values): the
+    rules of the module docstring applied cell by cell with the same vocabularies.
+    Returns the canonical background values and the (column, problem start) pairs.
+    """
+
+    def text(value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        value = str(value).strip()
+        return value or None
+
+    canon, problems = {}, []
+    for column in ("respondent_id", "service_id"):
+        canon[column] = text(row[column])
+        if canon[column] is None:
+            problems.append((column, f"{column} is empty"))
+    wave = text(row["wave"])
+    canon["wave"] = canonical_wave(wave) if wave is not None else None
+    if wave is None:
+        problems.append(("wave", "wave is empty"))
+    elif canon["wave"] is None:
+        problems.append(("wave", "not a wave"))
+    placement = text(row["placement_type"])
+    canon["placement_type"] = (
+        None if placement is None else PLACEMENT_ALIASES.get(placement.lower())
+    )
+    if placement is None:
+        problems.append(("placement_type", "placement_type is empty"))
+    elif canon["placement_type"] is None:
+        problems.append(("placement_type", "unknown placement type"))
+    oblast = text(row["oblast"])
+    try:
+        canon["oblast"] = None if oblast is None else resolve_oblast(oblast)
+    except InputError:
+        canon["oblast"] = None
+    if oblast is None:
+        problems.append(("oblast", "oblast is empty"))
+    elif canon["oblast"] is None:
+        problems.append(("oblast", "unknown oblast"))
+    age = text(row["age"])
+    try:
+        canon["age"] = None if age is None else float(age)
+    except ValueError:
+        canon["age"] = None
+    if age is None:
+        problems.append(("age", "age is empty"))
+    elif canon["age"] is None:
+        problems.append(("age", "age is not a number"))
+    elif not AGE_RANGE[0] <= canon["age"] <= AGE_RANGE[1]:
+        problems.append(("age", "age is outside"))
+    sex = text(row["sex"])
+    canon["sex"] = None if sex is None else SEX_ALIASES.get(sex.lower())
+    if sex is not None and canon["sex"] is None:
+        problems.append(("sex", "unknown sex code"))
+    for item in book.items:
+        scale = book.scales[item.scale]
+        answer = text(row[item.id])
+        if answer is None:
+            continue
+        try:
+            number = float(answer)
+        except ValueError:
+            problems.append((item.id, "text in an item column"))
+            continue
+        on_scale = number.is_integer() and scale.min <= number <= scale.max
+        if not on_scale and number not in book.missing_codes:
+            problems.append((item.id, "answer outside the scale"))
+    return canon, problems
+
+
+def _mixed_rows(book, n: int, seed: int) -> list[dict]:
+    """Rows with every accepted spelling, shuffled ids, and a sprinkling of bad values."""
+    rng = np.random.default_rng(seed)
+    oblasts = load_oblasts()
+    names = [*oblasts.index, *oblasts.name_bg, *oblasts.name_en, *oblasts.slug]
+    names += [f"област {name}" for name in oblasts.name_bg]
+
+    def spellings(words):
+        return [v for w in words for v in (w, w.upper(), w.title(), f" {w}", f"{w}  ")]
+
+    good = {
+        "placement_type": spellings(list(PLACEMENT_ALIASES)),
+        "oblast": spellings(names),
+        "sex": spellings(list(SEX_ALIASES)) + ["", " "],
+        "wave": ["2025", "2025-1", " 2025-01", "2024-2 "],
+        "age": ["12", " 9", "17 ", "12.5"],
+    }
+    bad = {
+        "placement_type": ["сиропиталище", "", "  "],
+        "oblast": ["Атлантида", "BG999", " ", ""],
+        "sex": ["x", "X"],
+        "wave": ["2025b", "1850", "", "2024-0"],
+        "age": ["30", "4", "дванайсет", ""],
+    }
+
+    def pick(choices: list[str], errors: list[str], p: float) -> str:
+        return str(rng.choice(errors if rng.random() < p else choices))
+
+    ids = [f"r{i:05d}" for i in rng.permutation(n)]
+    rows = []
+    for i in range(n):
+        row = {"respondent_id": ids[i], "service_id": f"s{i % 37}"}
+        row |= {column: pick(good[column], bad[column], 0.02) for column in good}
+        for item in book.items:
+            row[item.id] = pick(["1", "2", "3", "-9", "-8", ""], ["0", "7", "2.5", "a"], 0.01)
+        rows.append(row)
+    rows[5]["respondent_id"] = rows[3]["respondent_id"]  # a repeat, ids not in order
+    rows[8]["service_id"] = " "
+    return rows
+
+
+def test_mixed_spellings_match_a_cell_by_cell_reference(toy_codebook, tmp_path):
+    """Every accepted spelling read from a CSV gives what a cell-by-cell reading gives.
+
+    Reference: :func:`_reference_row`, the rules applied one cell at a time with
+    the vocabularies (``PLACEMENT_ALIASES``, ``SEX_ALIASES``, ``resolve_oblast``,
+    ``canonical_wave``); the vectorised loader maps distinct spellings once.
+    Scores are checked against a plain per-row mean of the rescaled items.
+    """
+    rows = _mixed_rows(toy_codebook, 3000, seed=11)
+    path = tmp_path / "mixed.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    result = load_responses(path, toy_codebook)
+
+    expected_valid, expected_problems, seen = {}, {}, set()
+    for number, row in enumerate(rows, start=2):
+        canon, found = _reference_row(row, toy_codebook)
+        rid = canon["respondent_id"]
+        if rid is not None and rid in seen:
+            found.append(("respondent_id", "a second row with this respondent_id"))
+        seen.add(rid)
+        expected_problems |= {(number, column): words for column, words in found}
+        if not found:
+            expected_valid[number] = canon
+    lines = result.rejected
+    got = dict(zip(zip(lines["row"], lines["column"], strict=True), lines["problem"], strict=True))
+    assert len(got) == len(lines) and got.keys() == expected_problems.keys()
+    assert all(got[key].startswith(words) for key, words in expected_problems.items())
+    assert list(result.valid.index) == sorted(expected_valid)
+    assert result.n_rows == len(rows) and 0 < result.n_valid < len(rows)
+    for column in ("placement_type", "oblast", "sex", "wave", "respondent_id", "service_id"):
+        want = [expected_valid[r][column] for r in result.valid.index]
+        have = [None if pd.isna(v) else v for v in result.valid[column]]
+        assert have == want, column
+    assert result.valid["age"].tolist() == [expected_valid[r]["age"] for r in result.valid.index]
+    valid_schema(toy_codebook).validate(result.valid)
+
+    scores = score_responses(result.valid, toy_codebook)
+    for domain in toy_codebook.domains:
+        items = toy_codebook.items_of(domain.id)
+        for rid, answers in zip(
+            result.valid["respondent_id"],
+            result.valid[[i.id for i in items]].to_numpy(),
+            strict=True,
+        ):
+            points = []
+            for item, value in zip(items, answers, strict=True):
+                scale = toy_codebook.scales[item.scale]
+                if scale.min <= value <= scale.max:
+                    top = scale.max - value if item.reverse else value - scale.min
+                    points.append(top * (100.0 / (scale.max - scale.min)))
+            enough = len(points) >= max(math.ceil(domain.min_valid * len(items)), 1)
+            expected = sum(points) / len(points) if enough else None
+            got_score = scores.at[rid, domain.id]
+            assert (pd.isna(got_score) and expected is None) or got_score == expected
