@@ -113,7 +113,7 @@ class LoadResult:
 def empty_rejected() -> pd.DataFrame:
     """A rejected table with no lines (typed columns ``row, column, value, problem``)."""
     return pd.DataFrame(
-        {c: pd.Series(dtype="int64" if c == "row" else "object") for c in REJECTED_COLUMNS}
+        {c: np.empty(0, dtype=np.int64 if c == "row" else object) for c in REJECTED_COLUMNS}
     )
 
 
