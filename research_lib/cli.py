@@ -22,7 +22,15 @@ batch STUDY --over oblast [--jobs N] [--force] [-p NAME=VALUE ...]
     (done / skipped / failed, each failure's error in one line) and rebuild
     ``reports/index.html``. Exit 0 when all succeeded or were skipped, 3 when some
     failed, 2 for a refused parameter or output folder (checked before any kernel
-    starts), 130 when interrupted (Ctrl-C stops every worker).
+    starts), 130 when interrupted (Ctrl-C stops every worker). At the end the
+    intruder audit of ``reports/<study>/`` runs (see ``audit``); a disclosed count
+    fails the batch (exit 1, with the list) unless a run already failed (exit 3).
+audit FOLDER [--min-cell N]
+    The built-in intruder: read every ``published.csv`` under FOLDER, bound each
+    suppressed count by linear programming over all linked tables and margins,
+    and list each count recovered exactly (non-zero) or shown to be between 1 and
+    min_cell - 1. Exit 0 when nothing is disclosed, 1 with the list otherwise, 2
+    when FOLDER holds no readable ``published.csv``.
 demo-data [--out DIR] [--seed N]
     Write the synthetic demo survey (and its README) to ``data/demo``.
 form CODEBOOK --to xlsform|paper|entry OUT [--version AGES] [--easy-read] [--wave W]
@@ -41,6 +49,7 @@ import pandas as pd
 
 from research_lib.codebook import load_codebook
 from research_lib.csv_out import write_csv
+from research_lib.disclosure import DEFAULT_MIN_CELL
 from research_lib.errors import InputError
 from research_lib.paths import DEMO_DIR, REPORTS_DIR, SURVEYS_DIR, display_path, project_path
 from research_lib.scoring import scored_table
@@ -49,6 +58,8 @@ from research_lib.validation import LoadResult, load_responses
 __all__ = ["main", "build_parser"]
 
 EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE = 0, 1, 2
+#: ``audit`` (and ``batch`` after its runs): a suppressed count can be recovered.
+EXIT_DISCLOSED = 1
 #: ``run``/``batch``: a notebook failed (its previous report kept); stopped by Ctrl-C or a signal.
 EXIT_RUN_FAILED, EXIT_INTERRUPTED = 3, 130
 DEFAULT_CODEBOOK = SURVEYS_DIR / "qol-child-v1.yaml"
@@ -101,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="runs at a time (default: the number of cores)",
     )
     _add_run_options(batch)
+
+    audit = commands.add_parser(
+        "audit", help="try to recover suppressed counts from every published.csv of a folder"
+    )
+    audit.add_argument("folder", type=Path, help="a folder of reports, e.g. reports/")
+    audit.add_argument(
+        "--min-cell",
+        type=int,
+        default=None,
+        help="fewest children a figure may rest on (default 5, as the studies)",
+    )
 
     demo = commands.add_parser("demo-data", help="write the synthetic demo data")
     demo.add_argument(
@@ -268,9 +290,42 @@ def _batch(args: argparse.Namespace) -> int:
     if batch.index is not None:
         print(f"index: {display_path(batch.index)}")
     exit_code = batch.exit_code
-    # ---- after the batch: the intruder audit of the whole batch goes here ----------------
-    # (it runs once every run has ended and the index is rebuilt; it may raise exit_code)
+    # after the batch: the intruder audit of the whole batch (every report of the study)
+    folder = (batch.index.parent if batch.index is not None else REPORTS_DIR) / args.study
+    parameters = _parse_parameters(args.parameter)
+    min_cell = int(parameters.get("min_cell", DEFAULT_MIN_CELL))
+    if folder.is_dir():
+        result = _audit_result(folder, min_cell)
+        print(result.summary())
+        if not result.clean:
+            print(f"batch failed: the audit of {display_path(folder)} found disclosed counts.")
+            exit_code = exit_code or EXIT_DISCLOSED
     return exit_code
+
+
+def _audit_result(folder: Path, min_cell: int):
+    from research_lib.audit import audit_folder
+
+    return audit_folder(folder, min_cell)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from research_lib.disclosure import DisclosureError
+
+    if not args.folder.is_dir():
+        raise InputError(f"{args.folder} is not a folder; give a folder of reports, e.g. reports/.")
+    min_cell = DEFAULT_MIN_CELL if args.min_cell is None else args.min_cell
+    if min_cell < 1:
+        raise InputError(f"--min-cell must be at least 1, got {min_cell}.")
+    try:
+        result = _audit_result(args.folder, min_cell)
+    except DisclosureError as err:  # a published.csv that breaks the contract itself
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_DISCLOSED
+    if result.files == 0:
+        raise InputError(f"no published.csv under {display_path(args.folder)}.")
+    print(result.summary())
+    return EXIT_OK if result.clean else EXIT_DISCLOSED
 
 
 def _demo_data(args: argparse.Namespace) -> int:
@@ -311,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "score": _score,
         "run": _run,
         "batch": _batch,
+        "audit": _audit,
         "demo-data": _demo_data,
         "form": _form,
     }

@@ -43,7 +43,14 @@ import pandas as pd
 from research_lib.codebook import Codebook
 from research_lib.compare import MIN_SERVICES, compare_domains, compare_waves
 from research_lib.descriptives import age_band, describe_scores
-from research_lib.disclosure import figure_rows, to_published
+from research_lib.disclosure import (
+    PUBLISHED_COLUMNS,
+    apply_pattern,
+    check_published,
+    figure_rows,
+    protect_linked,
+    to_published,
+)
 from research_lib.errors import InputError
 from research_lib.labels import text
 from research_lib.psychometrics import item_statistics, reliability
@@ -59,6 +66,8 @@ __all__ = [
     "prepare",
     "analyse",
     "published_figures",
+    "linked_counts",
+    "report_pattern",
     "key_findings",
     "report_title",
     "data_and_method",
@@ -128,6 +137,11 @@ class QolAnalysis:
     comparison_note: str = ""
     #: Item statistics (item-rest correlation, floor, ceiling, missing) of the wave analysed.
     items: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: The scope analysed (NUTS-3 code or ``"all"``).
+    scope: str = NATIONAL
+    #: The counts every report of a batch publishes, for every scope, from the whole
+    #: data set (:func:`linked_counts`): the batch-wide suppression pattern is chosen on them.
+    linked: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 def prepare(
@@ -225,6 +239,7 @@ def analyse(
             ignore_index=True,
         )
     sample = current.groupby("placement_type", observed=False).size().rename("n").reset_index()
+    linked = linked_counts(data, weight=weight)
     return QolAnalysis(
         reliability=rel,
         descriptives=descriptives,
@@ -235,6 +250,8 @@ def analyse(
         sample=sample,
         comparison_note=why_not,
         items=items,
+        scope=data.scope,
+        linked=linked,
     )
 
 
@@ -415,9 +432,149 @@ def _finish(
     figures = pd.concat(parts, ignore_index=True)
     for column in ("value", "ci_low", "ci_high"):  # 6 significant digits: stable across machines
         figures[column] = [float(f"{v:.6g}") if pd.notna(v) else np.nan for v in figures[column]]
-    published = to_published(figures, min_cell, forbidden=forbidden)
-    published = _suppress_linked(published, analysis.reference)
-    return to_published(published, min_cell, forbidden=forbidden)
+    if analysis.linked.empty:  # an analysis built by hand: each table protected on its own
+        published = to_published(figures, min_cell, forbidden=forbidden)
+        published = _suppress_linked(published, analysis.reference)
+        return to_published(published, min_cell, forbidden=forbidden)
+    pattern = report_pattern(analysis, min_cell)
+    governed = figures["table"].isin(_GOVERNED)
+    out = pd.concat(
+        [
+            apply_pattern(figures[governed], pattern, min_cell),
+            to_published(figures[~governed], min_cell, forbidden=forbidden),
+        ]
+    )
+    out = out.loc[:, list(PUBLISHED_COLUMNS)].sort_index(kind="stable").reset_index(drop=True)
+    check_published(out, min_cell, forbidden=forbidden)
+    return out
+
+
+#: Tables whose suppression follows the batch-wide pattern (:func:`report_pattern`).
+_GOVERNED = (
+    "sample",
+    *(f"means_by_{d}" for d in DIMENSIONS),
+    "low_by_placement_type",
+    "difference_vs_reference",
+    "difference_p_adjusted",
+    "wave_change",
+)
+
+
+def linked_counts(data: QolData, weight: str | None = None) -> pd.DataFrame:
+    """The counts the reports of a batch publish, for the country and every oblast.
+
+    Built from the whole data set (``data.load.valid``), not from the scope of
+    ``data``, so every run - alone or in a batch - chooses the same pattern.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``study, scope, table, group, measure, n, parent``: the children
+        of each placement type in the wave analysed (``sample``), the children
+        with a score in each domain by placement type, age band and sex
+        (``means_by_<dimension>``), and the children of each placement type in
+        the wave before (study ``qol-previous``, for ``wave_change``).
+        ``parent`` is the row of the group's ``sample`` count (or -1): a group
+        whose count is hidden is hidden in every table.
+    """
+    book = data.codebook
+    domains = book.domain_ids
+    scored = scored_table(data.load.valid, book)
+    scored["age_band"] = age_band(scored["age"])
+    scored["placement_type"] = scored["placement_type"].astype("category")
+    order = wave_order(scored["wave"].dropna().unique())
+    rows: list[dict[str, object]] = []
+
+    def add(study, scope, table, group, measure, n, parent=-1) -> int:
+        rows.append(
+            {
+                "study": study,
+                "scope": scope,
+                "table": table,
+                "group": str(group),
+                "measure": measure,
+                "n": int(n),
+                "parent": parent,
+            }
+        )
+        return len(rows) - 1
+
+    from research_lib.regions import load_oblasts
+
+    scopes = [NATIONAL, *load_oblasts().index]
+    waves = [("qol", data.wave)]
+    if data.wave in order and order.index(data.wave) > 0:
+        waves.append(("qol-previous", order[order.index(data.wave) - 1]))
+    types = list(scored["placement_type"].cat.categories)
+    for study, wave in waves:
+        in_wave = scored[scored["wave"] == wave]
+        for scope in scopes:
+            here = in_wave if scope == NATIONAL else in_wave[in_wave["oblast"] == scope]
+            counts = here["placement_type"].value_counts()
+            total = add(study, scope, "sample", "all", "children", len(here))
+            parents = {
+                g: add(study, scope, "sample", g, "children", counts.get(g, 0)) for g in types
+            }
+            if study != "qol":
+                continue
+            has = here[domains].notna()
+            if weight is not None:
+                has = has & here[[weight]].notna().to_numpy()
+            for domain in domains:
+                add(
+                    study, scope, "means_by_placement_type", "all", domain, has[domain].sum(), total
+                )
+                for dimension in DIMENSIONS:
+                    groups = has[domain].groupby(here[dimension], observed=True).sum()
+                    if dimension != "placement_type":
+                        add(
+                            study,
+                            scope,
+                            f"means_by_{dimension}",
+                            "all",
+                            domain,
+                            has[domain].sum(),
+                            total,
+                        )
+                    for group, n in groups.items():
+                        parent = parents.get(group, -1) if dimension == "placement_type" else total
+                        add(study, scope, f"means_by_{dimension}", group, domain, n, parent)
+    return pd.DataFrame(rows)
+
+
+def report_pattern(analysis: QolAnalysis, min_cell: int = 5) -> pd.DataFrame:
+    """Which governed figures of this report are hidden, from the batch-wide pattern.
+
+    The counts of every scope (:attr:`QolAnalysis.linked`) are protected as one
+    linked table (:func:`research_lib.disclosure.protect_linked`); this report
+    takes its scope's part. One pattern per group: a group's shares follow its
+    mean, a difference or p-value follows the means of both groups compared, a
+    change between waves follows the group's mean now and its count in the wave
+    before.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``table, group, measure, hidden``.
+    """
+    linked = analysis.linked
+    hidden = protect_linked(linked, min_cell, parent=linked["parent"].to_numpy())
+    mine = linked.assign(hidden=hidden.to_numpy())
+    mine = mine[mine["scope"] == analysis.scope]
+    now = mine[mine["study"] == "qol"].loc[:, ["table", "group", "measure", "hidden"]]
+    before = mine[(mine["study"] == "qol-previous")].set_index("group")["hidden"]
+    means = now[now["table"] == "means_by_placement_type"].set_index(["group", "measure"])["hidden"]
+    low = means.reset_index().assign(table="low_by_placement_type")
+    pairs = []
+    for (group, measure), flag in means.items():
+        if group == "all":
+            continue
+        ref = bool(means.get((analysis.reference, measure), True))
+        for table in ("difference_vs_reference", "difference_p_adjusted"):
+            pairs.append((table, group, measure, bool(flag) or ref))
+        pairs.append(("wave_change", group, measure, bool(flag) or bool(before.get(group, True))))
+    derived = pd.DataFrame(pairs, columns=["table", "group", "measure", "hidden"])
+    return pd.concat([now, low, derived], ignore_index=True)
 
 
 #: Tables whose figures are built from the group means of ``means_by_placement_type``.
