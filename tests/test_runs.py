@@ -240,8 +240,9 @@ def test_a_failing_oblast_does_not_stop_the_others(toy):
     }
 
 
-def test_skip_when_unchanged_and_rerun_when_anything_changes(toy, tmp_path, monkeypatch):
-    spec, data, reports = toy
+def test_skip_when_unchanged_and_rerun_when_anything_changes(fake, tmp_path, monkeypatch):
+    """The skip decision is bookkeeping: the notebook is not executed (see ``fake``)."""
+    spec, data, reports = fake
     params = {"data": str(data)}
 
     def once(parameters=params, study=spec, **kwargs) -> str:
@@ -275,8 +276,8 @@ def test_skip_when_unchanged_and_rerun_when_anything_changes(toy, tmp_path, monk
     assert once() == "done"
 
 
-def test_an_interrupted_run_is_not_unchanged(toy):
-    spec, data, reports = toy
+def test_an_interrupted_run_is_not_unchanged(fake):
+    spec, data, reports = fake
     assert run_one(spec, {"data": str(data)}, reports_dir=reports).status == "done"
     path = reports / "toy" / "all" / "provenance.json"
     record = json.loads(path.read_text(encoding="utf-8"))
