@@ -259,7 +259,12 @@ def fit_its(
         standard errors when ``p < 0.05``; ``"newey_west"`` always uses them;
         ``"none"`` neither checks nor corrects (the published reference
         models). The check and what was done are in
-        :attr:`ITSResult.autocorrelation` and the method sentence.
+        :attr:`ITSResult.autocorrelation` and the method sentence. Newey-West
+        errors help but do not cure strong autocorrelation in a short series:
+        with AR(1) noise of coefficient 0.7 on 96 months the 95% interval of
+        the level change covered the planted value 70% of the time with
+        model-based errors and 81% with Newey-West (benchmarks/bench_regional.py;
+        more lags or t quantiles gave 83%).
         ``gaussian`` always uses Newey-West errors.
 
     Returns
