@@ -41,10 +41,15 @@ def _labels(values: pd.Series, by: str, language: str) -> pd.Series:
 
 
 def domain_summary(data: QolData, domain: str, by: str = "placement_type") -> pd.DataFrame:
-    """n, mean, SD and a 95% t-interval of one domain score per group (all waves in scope)."""
+    """n, mean, SD and a 95% interval of one domain score per group (all waves in scope).
+
+    Children of one service are alike, so the interval treats services as clusters
+    (``cluster="service_id"``: design effect and number of services in the table).
+    """
     from research_lib.descriptives import describe_scores
 
-    return describe_scores(data.scored, [domain], by=by, overall=True)
+    cluster = "service_id" if "service_id" in data.scored.columns else None
+    return describe_scores(data.scored, [domain], by=by, overall=True, cluster=cluster)
 
 
 def plot_domain(
