@@ -1446,9 +1446,8 @@ class _SheetScan:
         a = np.frombuffer(padded, dtype=np.uint8)
         tag = a[:size] == 60  # '<'
         after = a[1 : size + 1]
-        colons = np.flatnonzero(a[:size] == 58)
-        if len(colons):
-            self._prefixes(block, a, colons)
+        if b":" in block:  # a fast byte search; colons are rare outside the first block
+            self._prefixes(block, a, np.flatnonzero(a[:size] == 58))
         cells = np.flatnonzero(tag & (after == 99))  # '<c'
         cells = cells[_XML_DELIMITERS[a[cells + 2]]]
         if len(cells):
