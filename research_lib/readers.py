@@ -1337,17 +1337,32 @@ class _WorkbookBounds:
         self.shared = found
 
     def _expat(self, info: zipfile.ZipInfo, start: Any, end: Any, text: Any) -> None:
+        """Run the exact scan; XML it cannot follow is refused, not waved through.
+
+        The spreadsheet reader is more lenient than expat, so a part expat cannot
+        parse could still be loaded (and be a bomb): it is refused. Spreadsheet
+        files never declare a DTD, so one (with its entities) is refused too.
+        """
         parser = expat.ParserCreate()
         parser.buffer_text = False
         parser.StartElementHandler = start
         parser.EndElementHandler = end
         parser.CharacterDataHandler = text
+        parser.StartDoctypeDeclHandler = lambda *_: self._not_checkable(info, "it declares a DTD")
         try:
             for block in self._xml_blocks(info):
                 parser.Parse(block, False)
             parser.Parse(b"", True)
-        except expat.ExpatError:
-            return  # not well-formed: calamine reports it
+        except expat.ExpatError as exc:
+            self._not_checkable(
+                info, f"it is not well-formed XML: {expat.ErrorString(exc.code)}, line {exc.lineno}"
+            )
+
+    def _not_checkable(self, info: zipfile.ZipInfo, why: str) -> NoReturn:
+        raise InputError(
+            f"{self.source.name}: {self._part(info)} cannot be checked before reading because "
+            f"{why}. Open the file in Excel or LibreOffice and save it again."
+        )
 
     def _scan_ods(self, info: zipfile.ZipInfo) -> None:
         """Emulate calamine's ODS reader: repeated cells and rows are expanded."""

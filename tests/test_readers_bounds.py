@@ -525,3 +525,29 @@ def test_many_parts_together_are_bounded(tmp_path: Path, monkeypatch) -> None:
     path = write_workbook(tmp_path / "many.xlsx", sheet_xml(HEADER_ROW + DATA_ROW), extra=extra)
     with pytest.raises(InputError, match=r"many\.xlsx: the parts of the workbook unpack to more"):
         read_table(path)
+
+
+@pytest.mark.parametrize(
+    ("tail", "words"),
+    [
+        ("<c r='B2'><v>1</v></c></row></sheetData></wrong>", "not well-formed XML"),
+        ("<c r='B2'><v>&lol;</v></c></row></sheetData></worksheet>", "not well-formed XML"),
+    ],
+)
+def test_xml_the_exact_scan_cannot_follow_is_refused(tmp_path: Path, tail: str, words: str) -> None:
+    # calamine's XML reader is lenient: a bomb must not hide behind a parse error of the check
+    sheet = sheet_xml(HEADER_ROW).split("</sheetData>")[0] + '<row r="2">' + tail
+    with pytest.raises(
+        InputError, match=rf"sheet 'data' \(xl/worksheets/sheet1\.xml\) cannot be checked.*{words}"
+    ):
+        read_table(write_workbook(tmp_path / "bad.xlsx", sheet))
+
+
+def test_a_dtd_is_refused_in_the_exact_scan(tmp_path: Path) -> None:
+    doctype = '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+    sheet = sheet_xml(HEADER_ROW + "<row><c t='inlineStr'><is><t>&b;</t></is></c></row>")
+    sheet = sheet.replace("?>", "?>" + doctype, 1)
+    with pytest.raises(
+        InputError, match=r"cannot be checked before reading because it declares a DTD"
+    ):
+        read_table(write_workbook(tmp_path / "dtd.xlsx", sheet))
