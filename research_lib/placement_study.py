@@ -225,7 +225,7 @@ def _yearly(data: PlacementData) -> pd.DataFrame:
     """
     if data.kind == "episodes":
         series = episodes_to_series(data.scoped, freq="YS", by=("placement_type",), end=data.as_of)
-        series = _with_entry_kinds(series, data.scoped, "YS", data.as_of)
+        series = _with_entry_kinds(series, data.scoped, "YS", data.as_of, _scoped_kinds(data))
     else:
         return _counts_yearly(_count_rows(data.scoped))
     series["year"] = pd.to_datetime(series["period"]).dt.year
@@ -236,20 +236,44 @@ def _yearly(data: PlacementData) -> pd.DataFrame:
 _KIND_COLUMNS = {"first_entry": "entries", "re_entry": "reentries", "transfer": "transfers"}
 
 
-def _entry_episodes(episodes: pd.DataFrame, kind: str = "first_entry") -> pd.DataFrame:
-    """The episodes whose start is of ``kind`` (default: a child's first entry into care)."""
+def _scoped_kinds(data: PlacementData) -> pd.Series:
+    """What each episode of the scope starts, judged on the child's whole history.
+
+    Classified over every oblast, so a move to a service in another oblast is a
+    transfer there, not a first entry.
+    """
     from research_lib.indicators import entry_kinds
 
-    return episodes[(entry_kinds(episodes) == kind).to_numpy()]
+    episodes = data.load.valid
+    kinds = entry_kinds(episodes)
+    return kinds if data.scope == NATIONAL else kinds[(episodes["oblast"] == data.scope).to_numpy()]
+
+
+def _entry_episodes(
+    episodes: pd.DataFrame, kind: str = "first_entry", kinds: pd.Series | None = None
+) -> pd.DataFrame:
+    """The episodes whose start is of ``kind`` (default: a child's first entry into care).
+
+    ``kinds``: :func:`research_lib.indicators.entry_kinds` of these episodes, when
+    already judged on a wider history (:func:`_scoped_kinds`).
+    """
+    from research_lib.indicators import entry_kinds
+
+    kinds = entry_kinds(episodes) if kinds is None else kinds
+    return episodes[(kinds == kind).to_numpy()]
 
 
 def _with_entry_kinds(
-    series: pd.DataFrame, episodes: pd.DataFrame, freq: str, end: pd.Timestamp
+    series: pd.DataFrame,
+    episodes: pd.DataFrame,
+    freq: str,
+    end: pd.Timestamp,
+    kinds: pd.Series | None = None,
 ) -> pd.DataFrame:
     """``series`` with ``entries`` replaced by first entries, and reentries / transfers added."""
     from research_lib.indicators import entry_kinds
 
-    kinds = entry_kinds(episodes)
+    kinds = entry_kinds(episodes) if kinds is None else kinds
     out = series.rename(columns={"entries": "episode_starts"})
     keys = ["period", "placement_type"]
     first = pd.Timestamp(out["period"].min()) if len(out) else None
@@ -458,7 +482,7 @@ def analyse(
         end = _complete_periods(data.as_of, per_year)
         since = scoped["start_date"].min() if window is None else _series_start(window, frequency)
         # entries = children entering care away from the family for the first time
-        entering = _entry_episodes(scoped)
+        entering = _entry_episodes(scoped, kinds=_scoped_kinds(data))
         monthly = episodes_to_series(
             entering,
             freq=frequency,

@@ -12,6 +12,8 @@ References (independent of the code under test):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -272,3 +274,31 @@ def test_reunification_is_reported_by_entry_cohort(small_study) -> None:
     table = ps.reunified_cohort_table(published, "en")
     assert table.index.name == "Year of entry" and "Foster care" in table.columns
     assert analysis.exits_by_cohort["reason"].eq("reunified").all()
+
+
+def test_a_move_to_another_oblast_is_a_transfer_there_not_an_entry() -> None:
+    """Entry kinds are judged on the child's whole history, not on the oblast's records."""
+    from research_lib.placements import validate_episodes
+
+    raw = pd.DataFrame(
+        {
+            "child_id": ["x", "x", "y"],
+            "oblast": ["BG311", "BG312", "BG312"],
+            "placement_type": ["institution", "foster", "foster"],
+            "start_date": ["2018-01-01", "2018-06-01", "2018-03-01"],
+            "end_date": ["2018-06-01", None, None],
+            "birth_date": ["2010-01-01", "2010-01-01", "2012-01-01"],
+            "exit_reason": ["foster", None, None],
+        }
+    )
+    load = validate_episodes(raw, as_of="2018-12-31")
+    data = ps.PlacementData(
+        load=load, kind="episodes", scope="BG312", as_of=pd.Timestamp("2018-12-31")
+    )
+    yearly = ps._yearly(data).set_index(["year", "placement_type"])
+    assert yearly.loc[(2018, "foster"), "entries"] == 1  # y only
+    assert yearly.loc[(2018, "foster"), "transfers"] == 1  # x, moved from Vidin
+    national = (
+        ps._yearly(dataclasses.replace(data, scope="all")).groupby("year").sum(numeric_only=True)
+    )
+    assert national.loc[2018, "entries"] == 2 and national.loc[2018, "transfers"] == 1
