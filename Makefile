@@ -76,6 +76,10 @@ lab: setup  ## open JupyterLab on the project's kernel
 bench: setup  ## benchmarks: medians and ratios to their floors
 	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_batch.py
+	$(BIN)/python benchmarks/bench_few_clusters.py
+	$(BIN)/python benchmarks/bench_regional.py
+	$(BIN)/python benchmarks/bench_redact.py
+	$(BIN)/python benchmarks/bench_interrupt.py
 
 clean:  ## remove the environment and everything generated
 	rm -rf $(VENV) data/demo/*.csv reports/*/ reports/*.csv reports/index.html .pytest_cache .ruff_cache
