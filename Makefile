@@ -68,7 +68,9 @@ lint: setup  ## ruff check and format
 
 notebooks: studies  ## re-execute the committed notebooks on the demo data (then commit them)
 	for nb in notebooks/*.ipynb; do \
+		case "$$nb" in notebooks/explore_survey.ipynb) continue;; esac; \
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+	@echo "explore_survey.ipynb shows children's rows: committed without outputs (nbval runs it)"
 
 lab: setup  ## open JupyterLab on the project's kernel
 	$(BIN)/jupyter lab notebooks/
