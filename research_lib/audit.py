@@ -108,6 +108,8 @@ RULES = LinkRules(
             "low_by_placement_type",
             "entries_by_year",
             "in_care_by_year",
+            "transfers_by_year",
+            "reentries_by_year",
             "family_based_share",
         }
     ),
@@ -118,6 +120,8 @@ RULES = LinkRules(
             "low_by_placement_type",
             "entries_by_year",
             "in_care_by_year",
+            "transfers_by_year",
+            "reentries_by_year",
             "entries_0_3_residential_by_year",
             "time_in_care",
             "median_time_by_cohort",

@@ -1036,7 +1036,76 @@ def published_figures(
     figures = pd.concat([p for p in parts if len(p)], ignore_index=True)
     for column in ("value", "ci_low", "ci_high"):  # 6 significant digits: stable across machines
         figures[column] = [float(f"{v:.6g}") if pd.notna(v) else np.nan for v in figures[column]]
+    if data.kind == "episodes":
+        return _linked_published(figures, data, min_cell)
     return to_published(figures, min_cell)
+
+
+#: Yearly count tables protected as one linked table over the country and the oblasts.
+_LINKED_COUNTS = ("entries_by_year", "transfers_by_year", "in_care_by_year", "reentries_by_year")
+
+
+def linked_year_counts(data: PlacementData) -> pd.DataFrame:
+    """The yearly counts by placement type of the country and every oblast, from all episodes.
+
+    Built from the whole file, whatever the scope of ``data``, so that a report run
+    alone gets the pattern it gets in the batch. Columns ``study, scope, table,
+    group, measure, n`` (measure = year), as :func:`research_lib.disclosure.protect_linked`
+    takes them.
+    """
+    from dataclasses import replace
+
+    from research_lib.regions import load_oblasts
+
+    frames = []
+    for scope in (NATIONAL, *load_oblasts().index):
+        yearly = _yearly(replace(data, scope=scope))
+        formal = yearly[yearly["placement_type"].astype(str).isin(FORMAL_CARE)]
+        parts = [
+            _count_figures("entries_by_year", formal, "entries"),
+            _count_figures("transfers_by_year", formal, "transfers"),
+            _count_figures("in_care_by_year", yearly, "in_care_end"),
+        ]
+        if "reentries" in formal:
+            parts.append(_count_figures("reentries_by_year", formal, "reentries"))
+        rows = pd.concat(parts, ignore_index=True)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "study": "placements",
+                    "scope": scope,
+                    "table": rows["table"].astype(str),
+                    "group": rows["group"].astype(str),
+                    "measure": rows["measure"].astype(str),
+                    "n": pd.to_numeric(rows["n"]).astype(int),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _linked_published(figures: pd.DataFrame, data: PlacementData, min_cell: int) -> pd.DataFrame:
+    """The yearly counts take this scope's part of the batch-wide pattern; the rest as before."""
+    from research_lib.disclosure import (
+        PUBLISHED_COLUMNS,
+        apply_pattern,
+        check_published,
+        protect_linked,
+    )
+
+    cells = linked_year_counts(data)
+    cells["hidden"] = protect_linked(cells, min_cell).to_numpy()
+    pattern = cells[cells["scope"] == data.scope].loc[:, ["table", "group", "measure", "hidden"]]
+    governed = figures["table"].isin(_LINKED_COUNTS)
+    out = pd.concat(
+        [
+            apply_pattern(figures[governed], pattern, min_cell),
+            to_published(figures[~governed], min_cell),
+        ]
+    )
+    out = out.loc[:, list(PUBLISHED_COLUMNS)].sort_index(kind="stable").reset_index(drop=True)
+    check_published(out, min_cell)
+    return out
 
 
 def _regional_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
