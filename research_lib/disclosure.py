@@ -23,7 +23,13 @@ ESSnet / Eurostat *Handbook on Statistical Disclosure Control* and ONS guidance:
   recovered by subtraction from a published total and the other published
   figures of the same line, a second figure of that line is hidden too
   (:func:`suppress_mean_table` for group means with an overall row,
-  :func:`protect_counts` for two-way count tables with margins).
+  :func:`protect_counts` for two-way count tables with margins);
+* **linked suppression across a batch** - counts published by oblast and
+  nationally are protected as one linked table with its margins
+  (:func:`protect_linked`, checked by the intruder of :mod:`research_lib.audit`);
+  a report takes its part of that pattern (:func:`apply_pattern`), so a report
+  run alone hides what the batch hides. Zeros are hidden but never count as
+  protection.
 
 Examples
 --------

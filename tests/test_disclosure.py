@@ -397,3 +397,18 @@ def test_brute_force_on_a_2x2_table():
         set(range(0, 9)),
         set(range(7, 16)),
     ]
+
+
+def test_write_published_keeps_the_pattern_of_published_figures(tmp_path):
+    """A frame already in the published layout (its pattern possibly chosen for the whole
+    batch) is checked and written as it is: no complementary suppression is added."""
+    from research_lib.disclosure import apply_pattern
+
+    data = figures([30, 0, 10, 20], groups=["all", "a", "b", "c"])
+    pattern = pd.DataFrame({"table": "t", "group": ["a"], "measure": "mean_home", "hidden": [True]})
+    published = apply_pattern(data, pattern).loc[:, list(PUBLISHED_COLUMNS)]
+    assert published["suppressed"].tolist() == [False, True, False, False]
+    back = read_published(write_published(published, tmp_path / "published.csv"))
+    assert back["suppressed"].tolist() == [False, True, False, False]
+    # the same figures not yet published get the per-table complement
+    assert to_published(data)["suppressed"].sum() == 2
