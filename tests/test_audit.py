@@ -298,3 +298,30 @@ def test_reduced_placement_batch_audits_clean(tmp_path):
     result = audit_folder(tmp_path)
     assert result.files == 3
     assert result.clean, result.summary()
+
+
+@pytest.mark.parametrize("protect", [False, True])
+def test_batch_ends_with_the_audit_and_fails_on_a_disclosure(
+    tmp_path, capsys, monkeypatch, protect
+):
+    """The batch command audits reports/<study>/ once its runs have ended (runs mocked)."""
+    from research_lib import runs
+
+    cells = oblast_cells(protect)
+    for scope, folder in (("all", "all"), ("BG331", "varna"), ("BG424", "smolyan")):
+        write_report(tmp_path, scope, cells)
+        if scope != folder:
+            (tmp_path / "s" / scope).rename(tmp_path / "s" / folder)
+    (tmp_path / "index.html").write_text("", encoding="utf-8")
+
+    def fake_batch(study, parameters, **_):
+        return runs.BatchResult(study=study, results=[], index=tmp_path / "index.html")
+
+    monkeypatch.setattr(runs, "run_batch", fake_batch)
+    code = main(["batch", "s", "--over", "oblast"])
+    out = capsys.readouterr().out
+    if protect:
+        assert code == 0 and "nothing disclosed" in out
+    else:
+        assert code == 1
+        assert "batch failed" in out and "s/BG331: sample | a | children" in out
