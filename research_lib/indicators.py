@@ -6,8 +6,9 @@ From placement episodes (``LoadResult.valid`` of
 computes, per calendar year and per oblast (and nationally, ``oblast = "all"``),
 optionally by age band and sex:
 
-* ``entries_per_100k`` - children entering formal care in the year per 100,000
-  children (exact Poisson CI);
+* ``entries_per_100k`` - children entering formal care for the first time in
+  the year per 100,000 children (exact Poisson CI); re-entries and transfers
+  are counted apart (``attrs["other_starts"]``);
 * ``in_care_per_100k`` - children in formal care at 31 December per 100,000
   children (exact Poisson CI);
 * ``residential_to_family_ratio`` - children in residential care / children in
@@ -29,10 +30,16 @@ Definitions
 * **Age bands** 0-3, 4-6, 7-17 (completed years): age at entry for entries, age
   at 31 December for the stocks (in care, ratio), age on the last day in care for
   exits (so a child leaving on the 18th birthday counts as 17).
-* An **entry** into formal care is an episode that does not continue an earlier
-  formal-care episode of the same child: a placement starting on the day another
-  one ended, or up to ``transfer_days`` days after an episode that ended with a
-  move to foster, kinship or ЦНСТ care, is a *transfer* within care, not an entry.
+* An **entry** into formal care is a *first entry*: the child's earliest
+  formal-care episode, when the child comes into care away from the family
+  (issue 10, item 5; the ``first_entry`` of :func:`entry_kinds`). A placement
+  starting on the day another one ended, or up to ``transfer_days`` days after
+  an episode that ended with a move to foster, kinship or ЦНСТ care, is a
+  *transfer* within care; a later episode that continues none is a *re-entry*
+  (back in care, e.g. after going home). Neither is an entry; both are counted
+  apart, in ``attrs["other_starts"]`` of :func:`care_indicators`. The child's
+  history is that of the episodes given: pass the whole register, not one
+  oblast's part, or a move from another oblast looks like a first entry.
 
 Examples
 --------
@@ -364,8 +371,23 @@ def _prepare(
             )
     prepared = prepared.loc[prepared["age_at_start"] < _ADULT].reset_index(drop=True)
     prepared["residential"] = prepared["placement_type"].isin(RESIDENTIAL).to_numpy(dtype=bool)
-    prepared["is_entry"] = ~_transfers(prepared, transfer_days)
+    prepared["entry_kind"] = _kinds(prepared, transfer_days)
+    prepared["is_entry"] = (prepared["entry_kind"] == "first_entry").to_numpy(dtype=bool)
     return prepared
+
+
+def _kinds(part: pd.DataFrame, transfer_days: int) -> np.ndarray:
+    """``first_entry``, ``re_entry`` or ``transfer`` for formal-care episodes (0..n-1 index).
+
+    A transfer continues an earlier formal-care episode of the same child
+    (:func:`_transfers`); of the others, the child's earliest formal-care episode
+    is the first entry and any later one a re-entry.
+    """
+    transfer = _transfers(part, transfer_days)
+    order = part.sort_values(["child_id", "start_date"], kind="stable").index
+    before = np.zeros(len(part), dtype=bool)
+    before[part.index.get_indexer(order)] = part.loc[order, "child_id"].duplicated().to_numpy()
+    return np.where(transfer, "transfer", np.where(before, "re_entry", "first_entry"))
 
 
 def _transfers(prepared: pd.DataFrame, transfer_days: int) -> np.ndarray:
@@ -462,13 +484,7 @@ def entry_kinds(episodes: pd.DataFrame | LoadResult, transfer_days: int = 30) ->
         },
         index=frame.index,
     ).loc[formal]
-    part = part.reset_index(drop=True)
-    transfer = _transfers(part, transfer_days)
-    order = part.sort_values(["child_id", "start_date"], kind="stable").index
-    earlier = part.loc[order, "child_id"].duplicated().to_numpy()
-    before = np.zeros(len(part), dtype=bool)
-    before[order] = earlier
-    kind = np.where(transfer, "transfer", np.where(before, "re_entry", "first_entry"))
+    kind = _kinds(part.reset_index(drop=True), transfer_days)
     out = np.full(len(frame), "own_family", dtype=object)
     out[formal] = kind
     return pd.Series(
@@ -738,6 +754,9 @@ def care_indicators(
 
         ``attrs["exits_unknown_reason"]``: residential exits left out of the
         exit shares because their reason is missing (all years, whole country).
+        ``attrs["other_starts"]``: per year (whole country, 0-17 at the start),
+        the formal-care episodes that are not entries: ``re_entries`` and
+        ``transfers`` (see the module Definitions).
 
     Raises
     ------
@@ -816,8 +835,9 @@ def care_indicators(
             cube["entries"],
             population_values,
             f"entries_{label}",
-            "Children entering formal care (foster, kinship, ЦНСТ, institution; not "
-            "transfers between placements) in the calendar year, age at entry",
+            "Children entering formal care (foster, kinship, ЦНСТ, institution) for the "
+            "first time in the calendar year (first entries; re-entries and transfers "
+            "between placements not counted), age at entry",
             per,
             confidence,
             level,
@@ -843,7 +863,21 @@ def care_indicators(
     table.attrs["exits_unknown_reason"] = int(
         cube.loc[(cube[list(by)] == pd.Series(TOTALS)[list(by)]).all(axis=1), "exits_unknown"].sum()
     )
+    table.attrs["other_starts"] = _other_starts(prepared, years)
     return table
+
+
+def _other_starts(prepared: pd.DataFrame, years: Sequence[int]) -> pd.DataFrame:
+    """Re-entries and transfers per year (whole country): starts that are not entries."""
+    year = prepared["start_date"].dt.year
+    kind = prepared["entry_kind"]
+    return pd.DataFrame(
+        {
+            "year": list(years),
+            "re_entries": [int(((year == y) & (kind == "re_entry")).sum()) for y in years],
+            "transfers": [int(((year == y) & (kind == "transfer")).sum()) for y in years],
+        }
+    )
 
 
 def _rate_rows(

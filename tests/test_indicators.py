@@ -260,9 +260,14 @@ def test_no_population_gives_nan_rates_never_estimates() -> None:
     assert table.loc[~rates, "value"].notna().any()
 
 
-def test_transfer_days_zero_counts_gap_as_entry() -> None:
+def test_transfer_days_zero_makes_gap_a_re_entry_not_an_entry() -> None:
+    """I's kinship placement 14 days after leaving an institution: a transfer by default,
+    a re-entry with ``transfer_days=0``; a first entry either way it is not (hand count)."""
+    default = care_indicators(hand_episodes(), None, years=[2020])
     table = care_indicators(hand_episodes(), None, years=[2020], transfer_days=0)
-    assert pick(table, "entries_per_100k", 2020, oblast="BG312")["numerator"] == 4
+    assert pick(table, "entries_per_100k", 2020, oblast="BG312")["numerator"] == 3
+    assert default.attrs["other_starts"].iloc[0][["re_entries", "transfers"]].tolist() == [0, 1]
+    assert table.attrs["other_starts"].iloc[0][["re_entries", "transfers"]].tolist() == [1, 0]
 
 
 def test_loadresult_from_validation_gives_the_same(hand) -> None:
@@ -367,16 +372,16 @@ def test_demo_stocks_match_episodes_to_series(demo, demo_table) -> None:
 def test_demo_entries_and_exits_vs_pandas(demo, demo_table) -> None:
     episodes, _ = demo
     ordered = episodes.sort_values(["child_id", "start_date"])
-    previous = ordered.groupby("child_id")["placement_type"].shift()
     formal = ["foster", "kinship", "cnst", "institution"]
-    # demo transfers are never more than 30 days apart: an entry = a formal episode of a
-    # child (under 18 at the start) whose previous episode (if any) was not formal care
+    # an entry = a child's earliest formal-care episode (a first entry), under 18 at the start
     start, birth = ordered["start_date"], ordered["birth_date"]
     birthday_passed = (start.dt.month > birth.dt.month) | (
         (start.dt.month == birth.dt.month) & (start.dt.day >= birth.dt.day)
     )
     age = start.dt.year - birth.dt.year - (~birthday_passed).astype(int)
-    entry = ordered["placement_type"].isin(formal) & ~previous.isin(formal) & (age < 18)
+    is_formal = ordered["placement_type"].isin(formal)
+    earliest = ~ordered["child_id"].where(is_formal).duplicated() & is_formal
+    entry = earliest & (age < 18)
     entries = ordered[entry].groupby(ordered["start_date"].dt.year).size()
     national = demo_table[
         (demo_table["oblast"] == "all") & (demo_table["age_band"] == "0-17")
@@ -507,3 +512,45 @@ def test_first_entries_on_the_demo_are_children_not_episode_starts(demo, demo_ta
             & ((episodes["start_date"] - episodes["birth_date"]).dt.days / 365.25 >= 18).to_numpy()
         ).sum()
         assert int(national["numerator"].iloc[0]) == first - int(adults)
+
+
+def test_entries_are_first_entries_by_hand() -> None:
+    """Issue 10 item 5: ``entries_per_100k`` counts first entries into care away from the family.
+
+    Independent reference: a hand count of this table. Child p enters foster care in
+    2020, goes home and comes back to an institution in 2021 (a re-entry), then moves
+    to a ЦНСТ the same day it leaves (a transfer); q enters kinship care in 2021; r
+    lived with their own family (not care) before entering foster care in 2021; s
+    moves from a ЦНСТ to foster care 10 days after leaving (a transfer). By hand,
+    entries: 2020 - p, s (2); 2021 - q, r (2), not p's re-entry. Other starts: 2021 -
+    1 re-entry (p), 2 transfers (p's ЦНСТ, s's foster placement).
+    """
+    rows = [
+        ep("p", "BG311", "foster", "2020-02-01", "2020-09-01", "reunified", age=6),
+        ep("p", "BG311", "institution", "2021-03-01", "2021-07-01", "cnst", age=7),
+        ep("p", "BG311", "cnst", "2021-07-01", age=7),
+        ep("q", "BG311", "kinship", "2021-05-01", age=12),
+        ep("r", "BG311", "family", "2020-01-01", "2021-01-10", "foster", age=3),
+        ep("r", "BG311", "foster", "2021-01-10", age=4),
+        ep("s", "BG311", "cnst", "2020-06-01", "2021-04-01", "foster", age=10),
+        ep("s", "BG311", "foster", "2021-04-11", age=11),
+    ]
+    frame = pd.DataFrame(rows)
+    for column in ("start_date", "end_date"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame["age_at_start"] = pd.to_numeric(frame["age_at_start"])
+    population = pd.DataFrame(
+        {"oblast": "all", "year": [2020, 2021], "age_band": "0-17", "population": [1000, 1000]}
+    )
+    table = care_indicators(frame, population, years=[2020, 2021], by=())
+    rates = table[table["indicator"] == "entries_per_100k"].set_index("year")
+    assert rates["numerator"].to_dict() == {2020: 2, 2021: 2}
+    assert rates["value"].tolist() == pytest.approx([200.0, 200.0])
+    assert "first entries" in rates["method"].iloc[0]
+    other = table.attrs["other_starts"].set_index("year")
+    assert other.loc[2020].tolist() == [0, 0]
+    assert other.loc[2021, "re_entries"] == 1 and other.loc[2021, "transfers"] == 2
+    # the same classification as entry_kinds: first entries are the entries
+    kinds = entry_kinds(frame)
+    year = frame["start_date"].dt.year
+    assert ((kinds == "first_entry") & (year == 2021)).sum() == 2
