@@ -41,6 +41,8 @@ demo: demo-data  ## set up, generate demo data and run all studies, the briefs a
 	$(BIN)/python -m research_lib batch qol --over oblast
 	$(BIN)/python -m research_lib batch placements --over oblast
 	$(BIN)/python -m research_lib batch brief --over oblast
+	@echo "--- the built-in intruder over every published.csv (exit 1 lists any count it can recover)"
+	$(BIN)/python -m research_lib audit reports/
 	@echo "index: reports/index.html"
 
 studies: demo-data  ## the national study runs the brief notebook reads (make test needs them)
