@@ -160,7 +160,7 @@ def test_consistent_replications_upgrade_a_large_effect():
     replicated = grade(CROSS, [figure], context)
     assert (alone.level, replicated.level) == ("low", "moderate")
     assert ("large_effect", 1) in replicated.moves
-    assert "large effect" in replicated.text("en")
+    assert "large difference" in replicated.text("en")  # a difference, not an effect
     assert "not been confirmed" in alone.text("en")
 
 

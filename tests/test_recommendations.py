@@ -822,3 +822,63 @@ def test_estimate_digits(value, low, high, scale, digits):
     from research_lib.recommendations.grading import estimate_digits
 
     assert estimate_digits(value, low, high, scale) == digits
+
+
+# --------------------------------------------------------------------------- association, not effect
+
+#: Words that would read a cross-sectional difference as an effect of the kind of care.
+CAUSAL = re.compile(r"ефект|причин|въздейств|\beffect|\bcaus|\bimpact", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("language", ["bg", "en"])
+def test_cross_sectional_rules_word_differences_and_name_the_adjustment(language):
+    """Issue 10 item 7: a survey comparison is a difference between groups at one time,
+    never an effect, and its text says what it is adjusted for ({adjusted}, filled from
+    the study's published adjusted_for rows)."""
+    survey = [rule for rule in RULES if rule.design == "cross_sectional"]
+    assert survey
+    for rule in survey:
+        for field_ in ("title", "recommendation", "rationale", "evidence_needed"):
+            words = getattr(rule, field_).get(language)
+            assert not CAUSAL.search(words), (rule.id, field_, words)
+        specs = [spec for leaf in leaves(rule.condition) for spec in leaf.specs]
+        if any(spec.table == "difference_vs_reference" for spec in specs):
+            words = rule.recommendation.get(language)
+            assert "{adjusted}" in words, rule.id
+            assert ("разлика между" if language == "bg" else "a difference between") in words
+
+
+@pytest.mark.parametrize("language", ["bg", "en"])
+def test_adjustment_in_the_text_comes_from_the_published_rows(language):
+    rule = CATALOGUE["cnst-homeliness"]
+    frame = pd.DataFrame(
+        [
+            ("difference_vs_reference", "cnst", "homeliness", 200, -9.0, -12.0, -6.0),
+            ("adjusted_for", "all", "age", 600, 1.0, math.nan, math.nan),
+            ("adjusted_for", "all", "sex", 600, 1.0, math.nan, math.nan),
+            ("adjusted_for", "all", "disability", 600, 1.0, math.nan, math.nan),
+        ],
+        columns=COLUMNS[:-1],
+    ).assign(suppressed=False)
+    words = evaluate_all(only(rule), {"qol": frame}, language=language).triggered["text"].iloc[0]
+    expected = {
+        "bg": "при корекция за възраст, пол и увреждане",
+        "en": "adjusted for age, sex and disability",
+    }
+    assert expected[language] in words
+    silent = frame[frame["table"] != "adjusted_for"]
+    words = evaluate_all(only(rule), {"qol": silent}, language=language).triggered["text"].iloc[0]
+    assert ("възраст" if language == "bg" else "age and sex") not in words  # never assumed
+
+
+def test_grading_texts_call_no_difference_an_effect():
+    """The reasons of a grade (GRADE's "large effect" upgrade included) say "difference"."""
+    texts = yaml.safe_load(
+        (Path(__file__).parents[1] / "research_lib/recommendations/brief_text.yaml").read_text(
+            encoding="utf-8"
+        )
+    )
+    for key, entry in texts["reason"].items():
+        for language in ("bg", "en"):
+            assert not CAUSAL.search(entry[language]), (key, entry[language])
+    assert "голяма разлика" in texts["reason"]["large_effect"]["bg"]

@@ -55,6 +55,7 @@ from research_lib.recommendations.grading import (
     Figure,
     GradingContext,
     Importance,
+    adjusted_phrase,
     estimate_digits,
     figure_label,
     format_value,
@@ -128,6 +129,7 @@ TEXT_PLACEHOLDERS: tuple[str, ...] = (
     "measure",
     "measure_label",
     "scope_label",
+    "adjusted",
 )
 #: The columns of ``recommendations.csv``, in this order.
 RECOMMENDATION_COLUMNS: tuple[str, ...] = ("rule_id", "actor", "grade", "text", "evidence")
@@ -1044,6 +1046,8 @@ def _triggered_row(
 ) -> dict[str, object]:
     result = grade(rule, figures, context)
     values = _text_values(binding, figures[0], scope, language)
+    # what the study's differences are adjusted for, read from its published rows
+    values["adjusted"] = adjusted_phrase(context.published.get(figures[0].study), language)
     evidence = list(dict.fromkeys(key for figure in figures for key in figure.evidence))
     return {
         "rule_id": rule.id,
@@ -1089,6 +1093,7 @@ def _text_values(
         "measure": measure,
         "measure_label": measure_text(measure, language),
         "scope_label": oblast_name(scope, language),
+        "adjusted": "",
     }
 
 

@@ -62,6 +62,9 @@ __all__ = [
     "group_text",
     "measure_text",
     "find_figure",
+    "adjusted_for",
+    "adjusted_phrase",
+    "covariates_words",
 ]
 
 #: Grades from lowest to highest certainty.
@@ -286,7 +289,8 @@ def grade(
     -----
     The grade follows the logic of GRADE (Guyatt et al., BMJ 2008;336:924):
     start from the study design, then move down for limitations and up for a
-    large, consistent effect. Grades never go below "very low" or above "high".
+    large, consistent difference (GRADE's "large effect"; a cross-sectional
+    difference is reported as a difference, never as an effect of the care). Grades never go below "very low" or above "high".
 
     **1. Starting level, by design.** GRADE starts randomised trials at high and
     observational studies at low; none of our designs is randomised, so:
@@ -347,12 +351,12 @@ def grade(
     services" (it says entries are not falling, nothing about the services) -
     **-1**.
 
-    **6. Large effect** (GRADE's upgrade): the primary figure lies more than
+    **6. Large difference** (GRADE's "large effect" upgrade): the primary figure lies more than
     2 x MID from its baseline and its whole CI lies beyond the MID, the same
     direction holds in every comparison with other oblasts or waves (at least
     one), and
     nothing was downgraded for imprecision, inconsistency or risk of bias -
-    **+1**. A large effect that was not replicated is reported but not
+    **+1**. A large difference that was not replicated is reported but not
     upgraded; a projection is never upgraded.
 
     Examples
@@ -790,3 +794,68 @@ def _finite(value: object) -> bool:
         return value is not None and value is not pd.NA and math.isfinite(float(value))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return False
+
+
+# --------------------------------------------------------------------------- adjustment
+
+
+def adjusted_for(published: pd.DataFrame | None) -> tuple[str, ...] | None:
+    """What a study's group differences are adjusted for, read from its published figures.
+
+    The QoL study publishes one ``adjusted_for`` row per covariate (measure
+    ``none`` when the differences are unadjusted; see
+    :func:`research_lib.qol.published_figures`).
+
+    Returns
+    -------
+    tuple of str or None
+        The covariates; ``()`` when unadjusted; ``None`` when the study
+        publishes no ``adjusted_for`` rows (what was adjusted for is unknown here).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"table": ["adjusted_for"] * 2, "measure": ["age", "sex"]})
+    >>> adjusted_for(rows)
+    ('age', 'sex')
+    >>> adjusted_for(pd.DataFrame({"table": ["sample"], "measure": ["children"]})) is None
+    True
+    """
+    if published is None or "table" not in published.columns:
+        return None
+    rows = published[published["table"] == "adjusted_for"]
+    if rows.empty:
+        return None
+    return tuple(m for m in dict.fromkeys(rows["measure"].astype(str)) if m != "none")
+
+
+def covariates_words(covariates: Sequence[str], language: str = "bg") -> str:
+    """Covariates in words, joined with "и"/"and" (labels ``qol.covariate_<name>``)."""
+    words = [
+        text(f"qol.covariate_{c}", language) if has_text(f"qol.covariate_{c}") else str(c)
+        for c in covariates
+    ]
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + f" {phrase('piece.and', language)} " + words[-1]
+
+
+def adjusted_phrase(published: pd.DataFrame | None, language: str = "bg") -> str:
+    """ "при корекция за възраст и пол" / "adjusted for age and sex", from the published rows.
+
+    Without ``adjusted_for`` rows the phrase points to the method instead of
+    guessing; with measure ``none`` it says the differences are unadjusted.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"table": ["adjusted_for"] * 2, "measure": ["age", "sex"]})
+    >>> adjusted_phrase(rows, "en")
+    'adjusted for age and sex'
+    >>> adjusted_phrase(rows, "bg")
+    'при корекция за възраст и пол'
+    """
+    covariates = adjusted_for(published)
+    if covariates is None:
+        return text("qol.adjusted_generic", language)
+    if not covariates:
+        return text("qol.adjusted_none", language)
+    return text("qol.adjusted_for", language, covariates=covariates_words(covariates, language))
