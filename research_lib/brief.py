@@ -5,6 +5,10 @@ it can cite nothing that disclosure control hid. :func:`load_studies` reads them
 :func:`brief_items` folds the triggered recommendations of the engine
 (:mod:`research_lib.recommendations`) into one item per rule, with every figure
 it rests on in words, and :func:`unknowns` lists what cannot be judged.
+:func:`key_messages` gives the brief's key messages, closing the survey's
+findings with :func:`association_caveat`: its group differences are differences
+between groups of children at one time, adjusted for what the study's published
+``adjusted_for`` rows name, not effects of the kind of care.
 
 Examples
 --------
@@ -21,10 +25,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from research_lib.codebook import Codebook
 from research_lib.disclosure import read_published
 from research_lib.labels import text
 from research_lib.recommendations import Evaluation
-from research_lib.recommendations.grading import Figure, figure_label, phrase
+from research_lib.recommendations.grading import (
+    Figure,
+    adjusted_for,
+    adjusted_phrase,
+    covariates_words,
+    figure_label,
+    phrase,
+)
 from research_lib.regions import load_oblasts, oblast_name
 from research_lib.reporting import BRIEF_CSS_RULES, format_estimate
 
@@ -32,6 +44,8 @@ __all__ = [
     "STUDY_NAMES",
     "BriefItem",
     "load_studies",
+    "key_messages",
+    "association_caveat",
     "brief_items",
     "unknowns",
     "is_synthetic",
@@ -69,6 +83,72 @@ def load_studies(paths: Mapping[str, str | Path | None]) -> dict[str, pd.DataFra
         if path and Path(path).is_file():
             studies[study] = read_published(path)
     return studies
+
+
+def association_caveat(published: pd.DataFrame, language: str = "bg") -> str:
+    """The brief's caveat on the survey's differences between kinds of care.
+
+    They compare groups of children at one point in time and are adjusted only
+    for what the study's published ``adjusted_for`` rows name (read here, never
+    assumed); the characteristics of :data:`research_lib.qol.ADJUST_IF_PRESENT`
+    the data did not hold are named as not adjusted for. The sentence says the
+    differences do not show what the kind of care itself does.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"table": ["adjusted_for"] * 2, "measure": ["age", "sex"]})
+    >>> print(association_caveat(rows, "en"))  # doctest: +ELLIPSIS
+    The differences ... at one point in time, adjusted for age and sex. They do not show ...
+    """
+    from research_lib.qol import ADJUST_IF_PRESENT
+
+    sentence = phrase("caveat.qol", language, adjusted=adjusted_phrase(published, language))
+    covariates = adjusted_for(published)
+    if covariates is not None:
+        missing = [c for c in ADJUST_IF_PRESENT if c not in covariates]
+        if missing:
+            sentence += " " + text(
+                "qol.not_adjusted", language, missing=covariates_words(missing, language)
+            )
+    return sentence
+
+
+def key_messages(
+    studies: Mapping[str, pd.DataFrame],
+    codebook: Codebook,
+    reference: str,
+    reform_date: str | pd.Timestamp,
+    language: str = "bg",
+    most: int = 3,
+) -> list[str]:
+    """The brief's key messages: each study's strongest findings, and the caveats they need.
+
+    At most ``most`` findings of the QoL study (one per kind of care) and then,
+    whenever it published group differences, :func:`association_caveat` -
+    always, however many findings are kept; then at most ``most`` findings of
+    the placement study; then a line for each study not included.
+    """
+    from research_lib import placement_study, qol
+
+    messages: list[str] = []
+    survey = studies.get("qol")
+    if survey is not None:
+        association = text("qol.association", language)
+        findings = qol.key_findings(survey, codebook, reference, language, most=most, per_group=1)
+        # the study's own closing sentence is replaced by the brief's caveat below
+        messages += [s for s in findings if not s.startswith(association)][:most]
+        if (survey["table"] == "difference_vs_reference").any():
+            messages.append(association_caveat(survey, language))
+    placements = studies.get("placements")
+    if placements is not None:
+        reform = pd.Timestamp(reform_date)
+        messages += placement_study.key_findings(placements, reform, language)[:most]
+    for study in STUDY_NAMES:
+        if study not in studies:
+            messages.append(
+                text("brief.not_included", language, study=text(f"brief.study_{study}", language))
+            )
+    return messages
 
 
 def _figure_value(key: str, studies: Mapping[str, pd.DataFrame]) -> pd.Series | None:
