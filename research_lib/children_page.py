@@ -5,7 +5,11 @@ the quality-of-life study's published, disclosure-controlled figures, in short
 sentences without jargon, and shows no number except how many children answered
 (itself a published, protected count). It says what is going well, what should
 get better (where children in a kind of care are clearly worse off) and what we
-asked adults to do, then where to find help.
+asked adults to do, then where to find help. Where a shortfall comes from
+comparing groups of children, the page says, in a child's words, what the
+comparison took into account (the study's published ``adjusted_for`` rows) and
+that it does not show whether the place itself is behind the difference: it
+describes differences, never what a placement does to a child.
 
 Examples
 --------
@@ -24,6 +28,7 @@ import pandas as pd
 
 from research_lib.codebook import Codebook
 from research_lib.labels import check_language, has_text, text
+from research_lib.recommendations.grading import adjusted_for
 from research_lib.reporting import format_number
 
 __all__ = ["ChildrenSummary", "children_summary", "children_page_html", "write_children_page"]
@@ -41,6 +46,28 @@ class ChildrenSummary:
     good: list[str] = field(default_factory=list)
     better: list[str] = field(default_factory=list)
     asks: list[str] = field(default_factory=list)
+    compared: str | None = None
+
+
+def _compared(published: pd.DataFrame, language: str) -> str:
+    """What the comparison of groups took into account, and that it shows no cause."""
+    note = text("children.compared_note", language)
+    covariates = adjusted_for(published)
+    if not covariates:
+        return note
+    words = [
+        text(f"children.covariate_{c}", language)
+        for c in covariates
+        if has_text(f"children.covariate_{c}")
+    ]
+    if not words:
+        return note
+    joined = (
+        words[0]
+        if len(words) == 1
+        else ", ".join(words[:-1]) + (" и " if language == "bg" else " and ") + words[-1]
+    )
+    return text("children.compared_took_into_account", language, what=joined) + " " + note
 
 
 def _shown(published: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -70,7 +97,11 @@ def children_summary(
     * to get better: the clearest shortfalls of a kind of care against the reference
       group (95% CI below zero), at most ``per_group`` per kind of care, ЦНСТ first;
       without any, the lowest domains;
-    * asks: one concrete ask per domain that should get better.
+    * asks: one concrete ask per domain that should get better;
+    * compared: when the shortfalls come from comparing groups, what the
+      comparison took into account (from the published ``adjusted_for`` rows,
+      in a child's words) and that it does not show whether the place itself is
+      behind the difference.
     """
     check_language(language)
     sample = _shown(published, "sample")
@@ -113,6 +144,7 @@ def children_summary(
             )
     asks = [_domain_text("ask", d, codebook, language) for d in domains]
     return ChildrenSummary(
+        compared=_compared(published, language) if len(gaps) and better else None,
         language=language,
         n_children=float(total.iloc[0]) if len(total) else None,
         good=good,
@@ -149,6 +181,7 @@ def children_page_html(summary: ChildrenSummary, warning: str | None = None) -> 
         else ""
     )
     note = f'<p class="privacy">{html.escape(warning)}</p>' if warning else ""
+    compared = f"<p>{html.escape(summary.compared)}</p>" if summary.compared else ""
     return f"""<!DOCTYPE html>
 <html lang="{lang}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -161,6 +194,7 @@ def children_page_html(summary: ChildrenSummary, warning: str | None = None) -> 
 <ul class="good">{items(summary.good)}</ul>
 <h2>{html.escape(text("children.h_better", lang))}</h2>
 <ul class="better">{items(summary.better)}</ul>
+{compared}
 <h2>{html.escape(text("children.h_ask", lang))}</h2>
 <ul class="ask">{items(summary.asks)}</ul>
 <h2>{html.escape(text("children.h_next", lang))}</h2>

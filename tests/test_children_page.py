@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+import yaml
 
 from research_lib.children_page import children_page_html, children_summary
 
@@ -59,3 +62,43 @@ def test_suppressed_total_is_not_shown(qol_codebook):
     summary = children_summary(published(rows), qol_codebook, "bg")
     assert summary.n_children is None
     assert "Отговориха" not in children_page_html(summary)
+
+
+# ----------------------------------------------------------------------------- association, not effect
+
+#: Words that would read a cross-sectional difference as what a placement does to a child.
+CAUSAL = re.compile(r"ефект|причин|предизвик|\bводи до|\beffect|\bcaus|\bleads? to", re.IGNORECASE)
+ADJUSTED = [
+    ("adjusted_for", "all", "age", 400, 1.0, np.nan, np.nan, False),
+    ("adjusted_for", "all", "sex", 400, 1.0, np.nan, np.nan, False),
+]
+
+
+def page_text(rows, qol_codebook, language):
+    page = children_page_html(children_summary(published(rows), qol_codebook, language))
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.split("<body>")[1]))
+
+
+def test_page_names_what_the_comparison_took_into_account(qol_codebook):
+    """Issue 10 item 7: read from the published adjusted_for rows (age and sex here)."""
+    bg = page_text(BASE + ADJUSTED, qol_codebook, "bg")
+    assert "взехме предвид колко са големи и дали са момичета или момчета" in bg
+    assert "Не знаем дали това е заради самото място" in bg
+    en = page_text(BASE + ADJUSTED, qol_codebook, "en")
+    assert "took into account how old they are and whether they are girls or boys" in en
+    # without adjusted_for rows nothing is claimed about the adjustment, the caveat stays
+    plain = children_summary(published(BASE), qol_codebook, "bg").compared
+    assert plain and "взехме предвид" not in plain and "самото място" in plain
+    # no group comparison behind the shortfalls: no comparison caveat either
+    rows = [r for r in BASE + ADJUSTED if r[0] != "difference_vs_reference"]
+    assert children_summary(published(rows), qol_codebook, "bg").compared is None
+
+
+@pytest.mark.parametrize("language", ["bg", "en"])
+def test_page_never_says_a_placement_causes_anything(qol_codebook, language):
+    """Every sentence a child could read, for every domain and group, is free of causal words."""
+    labels = Path(__file__).parents[1] / "research_lib" / "labels.yaml"
+    children = yaml.safe_load(labels.read_text(encoding="utf-8"))["children"]
+    for key, entry in children.items():
+        assert not CAUSAL.search(entry[language]), (key, entry[language])
+    assert not CAUSAL.search(page_text(BASE + ADJUSTED, qol_codebook, language))
