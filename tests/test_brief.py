@@ -149,3 +149,8 @@ def test_adjustment_is_read_from_the_published_rows_not_assumed(qol_published):
     assert "възраст" not in caveat and "описана в метода" in caveat
     evaluation = evaluate_all(load_catalogue(), {"qol": silent}, language="bg")
     assert not evaluation.triggered["text"].str.contains("възраст и пол").any()
+
+
+@pytest.mark.parametrize("language", ["bg", "en"])
+def test_brief_method_calls_no_difference_an_effect(language):
+    assert not CAUSAL.search(text("brief.method", language))
