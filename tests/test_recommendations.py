@@ -497,7 +497,15 @@ def test_replications_change_the_grade_through_the_engine():
     same = {"BG311": {"qol": pd.DataFrame([difference("institution", "homeliness", -15, -25, -5)])}}
     replicated = evaluate_all(only(rule), {"qol": frame}, context=GradingContext(replications=same))
     assert alone.triggered["grade"].tolist() == ["low"]
-    assert replicated.triggered["grade"].tolist() == ["moderate"]
+    # a survey difference is never raised for its size (GRADE: plausible confounding) ...
+    assert replicated.triggered["grade"].tolist() == ["low"]
+    # ... but replications that disagree lower it
+    differ = {
+        code: {"qol": pd.DataFrame([difference("institution", "homeliness", 6, 1, 11)])}
+        for code in ("BG311", "BG312", "BG313")
+    }
+    lowered = evaluate_all(only(rule), {"qol": frame}, context=GradingContext(replications=differ))
+    assert lowered.triggered["grade"].tolist() == ["very low"]
 
 
 def test_unknown_language_and_bad_frames_are_refused():

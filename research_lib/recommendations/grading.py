@@ -357,7 +357,11 @@ def grade(
     one), and
     nothing was downgraded for imprecision, inconsistency or risk of bias -
     **+1**. A large difference that was not replicated is reported but not
-    upgraded; a projection is never upgraded.
+    upgraded; a projection is never upgraded; nor is a cross-sectional
+    comparison of groups, because GRADE raises a grade for a large effect only
+    when plausible confounding would not explain it, and a survey adjusted for
+    age and sex (at best disability, time in care, age at entry) leaves
+    selection into care types unmeasured.
 
     Examples
     --------
@@ -533,6 +537,8 @@ def _large_effect(
         return _Step("large_effect")
     if not consistency.consistent:
         return _Step("large_effect", 0, (_reason("large_effect_unreplicated"),))
+    if design == "cross_sectional":  # GRADE upgrades only when no plausible confounding remains
+        return _Step("large_effect", 0, (_reason("large_effect_confounded"),))
     return _Step("large_effect", 1, (_reason("large_effect", figure=_figure_words(primary)),))
 
 
