@@ -870,8 +870,14 @@ def data_and_method(
             language,
             n_valid=format_number(n_children, language, 0),
             n_services=current["service_id"].nunique(),
-            n_oblasts=current["oblast"].nunique(),
-            scope=scope,
+            places=text(
+                "qol.data_places_one"
+                if current["oblast"].nunique() == 1
+                else "qol.data_places_many",
+                language,
+                n_oblasts=current["oblast"].nunique(),
+                scope=scope,
+            ),
             n_rows=format_number(data.load.n_rows, language, 0),
             n_rejected=format_number(data.load.n_rejected, language, 0),
             instrument=title.get(language, book.instrument)
