@@ -95,6 +95,26 @@ class LinkRules:
     not_partitions: frozenset[str] = frozenset()
     #: The scopes whose reports add up to the national one (default: the 28 oblast codes).
     scopes: frozenset[str] | None = None
+    #: Tables whose national cell is at most the sum of the oblast cells (a child
+    #: counted in every oblast where it stayed, once in the country).
+    subadditive: frozenset[str] = frozenset()
+    #: ``(table, other)``: the same ``n`` for the same report, group and measure.
+    same_n_tables: tuple[tuple[str, str], ...] = ()
+    #: ``(total, parts, exact)``: within a report and group, the ``n`` of ``total``
+    #: equals (``exact``) or is at least the sum of ``parts`` over its measures.
+    sums: tuple[tuple[str, str, bool], ...] = ()
+
+    def families(self) -> dict[str, str]:
+        """Tables linked within a report by :attr:`same_n_tables` or exact :attr:`sums`."""
+        family: dict[str, str] = {}
+        exact = [(a, b) for a, b, is_exact in self.sums if is_exact]
+        for a, b in (*self.same_n_tables, *exact):
+            fa, fb = family.get(a, a), family.get(b, b)
+            for table, f in list(family.items()):
+                if f == fb:
+                    family[table] = fa
+            family[a], family[b] = fa, fa
+        return family
 
 
 _MEANS = ("means_by_placement_type", "means_by_age_band", "means_by_sex")
@@ -123,9 +143,6 @@ RULES = LinkRules(
             "transfers_by_year",
             "reentries_by_year",
             "entries_0_3_residential_by_year",
-            "time_in_care",
-            "median_time_by_cohort",
-            "exits_within_12m",
         }
     ),
     same_n_across_measures=frozenset(
@@ -142,6 +159,14 @@ RULES = LinkRules(
     ),
     same_total=_MEANS,
     not_partitions=frozenset({"item_rest"}),
+    subadditive=frozenset(
+        {"time_in_care", "median_time_by_cohort", "reunified_12m_by_cohort", "exits_within_12m"}
+    ),
+    same_n_tables=(("median_time_by_cohort", "reunified_12m_by_cohort"),),
+    sums=(
+        ("time_in_care", "median_time_by_cohort", True),
+        ("time_in_care", "exits_within_12m", False),
+    ),
 )
 
 
@@ -301,7 +326,8 @@ def _build(cells: pd.DataFrame, rules: LinkRules = RULES) -> _Model:
             ineqs.append({k: -v for k, v in coef.items()})
 
     # national margins: national = sum of oblast reports
-    additive = cells[cells["table"].isin(rules.additive) & ~cells["table"].isin(oblast_grouped)]
+    linked = rules.additive | rules.subadditive
+    additive = cells[cells["table"].isin(linked) & ~cells["table"].isin(oblast_grouped)]
     for (study, table, group, measure), rows in additive.groupby(
         ["study", "table", "group", "measure"], sort=False
     ):
@@ -319,7 +345,10 @@ def _build(cells: pd.DataFrame, rules: LinkRules = RULES) -> _Model:
         # an oblast report that exists but lacks this cell: an unknown count
         for scope in sorted(scopes_present - {NATIONAL} - set(rows["scope"])):
             coef[new_cell(study, scope, table, group, measure)] = -1.0
-        if missing:
+        if table in rules.subadditive:  # national <= sum of the oblasts present
+            if not missing:
+                ineqs.append(coef)
+        elif missing:
             ineqs.append({k: -v for k, v in coef.items()})
         else:
             eqs.append((coef, True))
@@ -341,6 +370,39 @@ def _build(cells: pd.DataFrame, rules: LinkRules = RULES) -> _Model:
         first = int(rows.index[0])
         for i in rows.index[1:]:
             eqs.append(({first: 1.0, int(i): -1.0}, False))
+
+    # tables of one report with the same n, and a group's n as the sum of another table's
+    keyed = cells.set_index(["study", "scope", "table", "group", "measure"]).index
+    position = pd.Series(np.arange(len(cells)), index=keyed)
+    position = position[~position.index.duplicated()]
+    for table, other in rules.same_n_tables:
+        rows = cells[cells["table"] == table]
+        for i, (s, sc, g, m) in zip(
+            rows.index,
+            rows[["study", "scope", "group", "measure"]].itertuples(index=False),
+            strict=True,
+        ):
+            j = position.get((s, sc, other, g, m))
+            if j is not None:
+                eqs.append(({int(i): 1.0, int(j): -1.0}, False))
+    for total, parts, exact in rules.sums:
+        totals = cells[cells["table"] == total].drop_duplicates(["study", "scope", "group"])
+        pieces = cells[cells["table"] == parts].groupby(["study", "scope", "group"]).groups
+        for i, key in zip(
+            totals.index,
+            totals[["study", "scope", "group"]].itertuples(index=False, name=None),
+            strict=True,
+        ):
+            members = pieces.get(key)
+            if members is None:
+                continue
+            coef = {int(i): 1.0}
+            for j in members:
+                coef[int(j)] = -1.0
+            if exact:
+                eqs.append((coef, True))
+            else:
+                ineqs.append({k: -v for k, v in coef.items()})
 
     # bounds: a figure of a group rests on at most the group's count
     for table, parent, same_measure in rules.bounds:

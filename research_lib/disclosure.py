@@ -600,6 +600,26 @@ def protect_linked(
         "report": frame.groupby(["study", "scope", "table", "measure"], sort=False).ngroup(),
         "margin": frame.groupby(["study", "table", "group", "measure"], sort=False).ngroup(),
     }
+    # a line that links nothing (no ``all`` row, no national margin) is no complement
+    report_line = line_keys["report"]
+    has_total = (
+        frame.assign(total=frame["group"] == TOTAL_GROUP)
+        .groupby(report_line.to_numpy())["total"]
+        .transform("any")
+    )
+    line_keys["report"] = report_line.where(
+        has_total.to_numpy() & ~frame["table"].isin(list(rules.not_partitions)).to_numpy(), -1
+    )
+    margined = frame["table"].isin(list(rules.additive | rules.subadditive)).to_numpy()
+    line_keys["margin"] = line_keys["margin"].where(margined, -1)
+    family = rules.families()  # tables linked within a report: a group's line across them
+    in_family = frame["table"].isin(list(family)).to_numpy()
+    line_keys["family"] = (
+        frame.assign(family=frame["table"].map(family).fillna(""))
+        .groupby(["study", "scope", "family", "group"], sort=False)
+        .ngroup()
+        .where(in_family, -1)
+    )
     line_codes = {kind: keys.to_numpy() for kind, keys in line_keys.items()}
     is_total = (frame["group"] == TOTAL_GROUP).to_numpy()
     from research_lib.regions import NATIONAL
@@ -625,13 +645,19 @@ def protect_linked(
             (kind, line_codes[kind][cell])
             for cell in found
             for kind in line_codes
-            if protecting[line_codes[kind] == line_codes[kind][cell]].sum() == 1
+            if line_codes[kind][cell] >= 0
+            and protecting[line_codes[kind] == line_codes[kind][cell]].sum() == 1
         }
         targets: dict[object, set[tuple[str, int]]] = (
             {line: {line} for line in singles}
             if singles
             else {
-                int(cell): {(kind, line_codes[kind][cell]) for kind in line_codes} for cell in found
+                int(cell): {
+                    (kind, line_codes[kind][cell])
+                    for kind in line_codes
+                    if line_codes[kind][cell] >= 0
+                }
+                for cell in found
             }
         )
         # greedy cover: inner oblast counts first, then the one breaking the most targets

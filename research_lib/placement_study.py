@@ -50,6 +50,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -450,6 +451,29 @@ def _complete_periods(as_of: pd.Timestamp, periods_per_year: int) -> pd.Timestam
 FREQUENCIES: dict[str, int] = {"MS": 12, "QS": 4}
 
 
+def _spell_tables(
+    data: PlacementData, window: pd.Timestamp | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Time in care, by cohort, exits at 12 months, reunified by cohort: the scope's first stays."""
+    # a move between two services of the same type does not end the stay in that care
+    spells = join_spells(data.scoped)
+    if window is not None:  # an extract begun mid-history: delayed entry
+        spells = left_truncate(spells, window)
+    spells = first_spells(spells)  # each child's first stay in each type: n = children
+    tic = time_in_care(spells, by="placement_type", as_of=data.as_of)
+    tic_cohort = time_in_care(spells, by="placement_type", as_of=data.as_of, cohort_freq=5)
+    exits = exit_pathways(spells, by="placement_type", as_of=data.as_of, horizons=(12,))
+    exits_cohort = exit_pathways(
+        spells,
+        by="placement_type",
+        as_of=data.as_of,
+        horizons=(12,),
+        reasons=("reunified",),
+        cohort_freq=5,
+    )
+    return tic, tic_cohort, exits, exits_cohort
+
+
 def analyse(
     data: PlacementData,
     reform_date: str | pd.Timestamp = "2016-01-01",
@@ -519,22 +543,7 @@ def analyse(
         entries_0_3 = yearly_young.assign(year=pd.to_datetime(yearly_young["period"]).dt.year)[
             ["year", "entries"]
         ]
-        # a move between two services of the same type does not end the stay in that care
-        spells = join_spells(scoped)
-        if window is not None:  # an extract begun mid-history: delayed entry
-            spells = left_truncate(spells, window)
-        spells = first_spells(spells)  # each child's first stay in each type: n = children
-        tic = time_in_care(spells, by="placement_type", as_of=data.as_of)
-        tic_cohort = time_in_care(spells, by="placement_type", as_of=data.as_of, cohort_freq=5)
-        exits = exit_pathways(spells, by="placement_type", as_of=data.as_of, horizons=(12,))
-        exits_cohort = exit_pathways(
-            spells,
-            by="placement_type",
-            as_of=data.as_of,
-            horizons=(12,),
-            reasons=("reunified",),
-            cohort_freq=5,
-        )
+        tic, tic_cohort, exits, exits_cohort = _spell_tables(data, window)
         if data.population is not None:
             from research_lib.indicators import care_indicators
 
@@ -911,22 +920,9 @@ def _counts_figures(analysis: PlacementAnalysis) -> list[pd.DataFrame]:
 _INDICATOR_NAMES = {"exits_residential_to_family": "exits_residential_to_family_share"}
 
 
-def published_figures(
-    analysis: PlacementAnalysis, data: PlacementData, min_cell: int = 5
-) -> pd.DataFrame:
-    """Every figure of the placement report in the ``published.csv`` layout, disclosure-controlled."""
-    if data.kind == "counts":
-        parts = _counts_figures(analysis)
-    else:
-        formal = analysis.yearly[analysis.yearly["placement_type"].astype(str).isin(FORMAL_CARE)]
-        parts = [
-            # entries: first entries into care away from the family; transfers apart
-            _count_figures("entries_by_year", formal, "entries"),
-            _count_figures("transfers_by_year", formal, "transfers"),
-            _count_figures("in_care_by_year", analysis.yearly, "in_care_end"),
-        ]
-        if "reentries" in formal and formal["reentries"].sum() > 0:
-            parts.append(_count_figures("reentries_by_year", formal, "reentries"))
+def _young_figures(analysis) -> list[pd.DataFrame]:
+    """First entries of children aged 0-3 into residential care, by year."""
+    parts = []
     young = analysis.entries_0_3
     if len(young):
         parts.append(
@@ -938,46 +934,12 @@ def published_figures(
                 young["entries"],
             )
         )
-    for key, table in (
-        ("institution", "its_institution_entries"),
-        ("residential_0_3", "its_residential_entries_0_3"),
-    ):
-        if key in analysis.its:
-            parts.append(
-                _its_figures(
-                    table, key, analysis.its[key], analysis.its_data[key], analysis.periods_per_year
-                )
-            )
-    pooled = analysis.regional.get("its_pooled")
-    if pooled is not None and data.scope in pooled.index and "institution" in analysis.its:
-        row = pooled.loc[data.scope]
-        parts.append(
-            figure_rows(
-                "its_institution_entries",
-                "institution",
-                ["level_change_pooled"],
-                int(analysis.its_data["institution"]["entries"].sum()),
-                [row["pooled_rr"]],
-                [row["pooled_rr_low"]],
-                [row["pooled_rr_high"]],
-            )
-        )
-    ind = analysis.indicators
-    if len(ind):
-        latest = ind[ind["year"] == ind["year"].max()]
-        if "age_band" in latest:
-            latest = latest[latest["age_band"].isna() | (latest["age_band"].astype(str) == "0-17")]
-        parts.append(
-            figure_rows(
-                "indicators_latest",
-                latest["oblast"].astype(str),
-                latest["indicator"].replace(_INDICATOR_NAMES),
-                latest["numerator"],
-                latest["value"],
-                latest["ci_low"],
-                latest["ci_high"],
-            )
-        )
+    return parts
+
+
+def _child_figures(analysis) -> list[pd.DataFrame]:
+    """Time in care, exits and the entry-cohort tables (n = children, first stays)."""
+    parts = []
     tic = analysis.time_in_care
     if len(tic):
         for stat in ("median", "q25", "q75"):
@@ -1032,6 +994,67 @@ def published_figures(
                 by_cohort["ci_high"],
             )
         )
+    return parts
+
+
+def published_figures(
+    analysis: PlacementAnalysis, data: PlacementData, min_cell: int = 5
+) -> pd.DataFrame:
+    """Every figure of the placement report in the ``published.csv`` layout, disclosure-controlled."""
+    if data.kind == "counts":
+        parts = _counts_figures(analysis)
+    else:
+        formal = analysis.yearly[analysis.yearly["placement_type"].astype(str).isin(FORMAL_CARE)]
+        parts = [
+            # entries: first entries into care away from the family; transfers apart
+            _count_figures("entries_by_year", formal, "entries"),
+            _count_figures("transfers_by_year", formal, "transfers"),
+            _count_figures("in_care_by_year", analysis.yearly, "in_care_end"),
+        ]
+        if "reentries" in formal and formal["reentries"].sum() > 0:
+            parts.append(_count_figures("reentries_by_year", formal, "reentries"))
+    parts += _young_figures(analysis)
+    for key, table in (
+        ("institution", "its_institution_entries"),
+        ("residential_0_3", "its_residential_entries_0_3"),
+    ):
+        if key in analysis.its:
+            parts.append(
+                _its_figures(
+                    table, key, analysis.its[key], analysis.its_data[key], analysis.periods_per_year
+                )
+            )
+    pooled = analysis.regional.get("its_pooled")
+    if pooled is not None and data.scope in pooled.index and "institution" in analysis.its:
+        row = pooled.loc[data.scope]
+        parts.append(
+            figure_rows(
+                "its_institution_entries",
+                "institution",
+                ["level_change_pooled"],
+                int(analysis.its_data["institution"]["entries"].sum()),
+                [row["pooled_rr"]],
+                [row["pooled_rr_low"]],
+                [row["pooled_rr_high"]],
+            )
+        )
+    ind = analysis.indicators
+    if len(ind):
+        latest = ind[ind["year"] == ind["year"].max()]
+        if "age_band" in latest:
+            latest = latest[latest["age_band"].isna() | (latest["age_band"].astype(str) == "0-17")]
+        parts.append(
+            figure_rows(
+                "indicators_latest",
+                latest["oblast"].astype(str),
+                latest["indicator"].replace(_INDICATOR_NAMES),
+                latest["numerator"],
+                latest["value"],
+                latest["ci_low"],
+                latest["ci_high"],
+            )
+        )
+    parts += _child_figures(analysis)
     parts += _regional_figures(analysis)
     figures = pd.concat([p for p in parts if len(p)], ignore_index=True)
     for column in ("value", "ci_low", "ci_high"):  # 6 significant digits: stable across machines
@@ -1043,10 +1066,37 @@ def published_figures(
 
 #: Yearly count tables protected as one linked table over the country and the oblasts.
 _LINKED_COUNTS = ("entries_by_year", "transfers_by_year", "in_care_by_year", "reentries_by_year")
+#: Tables whose ``n`` counts children, protected with the yearly counts (same linked pattern).
+_LINKED_CHILDREN = (
+    "entries_0_3_residential_by_year",
+    "time_in_care",
+    "median_time_by_cohort",
+    "exits_within_12m",
+    "reunified_12m_by_cohort",
+)
 
 
-def linked_year_counts(data: PlacementData) -> pd.DataFrame:
-    """The yearly counts by placement type of the country and every oblast, from all episodes.
+def _young_yearly(data: PlacementData, window: pd.Timestamp | None) -> pd.DataFrame:
+    """First entries of children aged 0-3 into residential care per year (as :func:`analyse`)."""
+    scoped = data.scoped
+    entering = _entry_episodes(scoped, kinds=_scoped_kinds(data))
+    young = entering[
+        (entry_age_band(entering).astype(str) == "0-3").to_numpy()
+        & entering["placement_type"].astype(str).isin(RESIDENTIAL).to_numpy()
+    ]
+    first_year = scoped["start_date"].min() if window is None else _series_start(window, "YS")
+    yearly = episodes_to_series(young, freq="YS", by=None, start=first_year, end=data.as_of)
+    return yearly.assign(year=pd.to_datetime(yearly["period"]).dt.year)[["year", "entries"]]
+
+
+def linked_year_counts(data: PlacementData, children: bool = True) -> pd.DataFrame:
+    """The counts by placement type of the country and every oblast, from all episodes.
+
+    The yearly counts (:data:`_LINKED_COUNTS`) and, with ``children``, the tables
+    whose ``n`` counts children (:data:`_LINKED_CHILDREN`: first entries aged 0-3,
+    time in care, exits at 12 months and the entry-cohort tables; ``n`` = the
+    children of the scope's first stays, see :mod:`research_lib.audit` on why
+    these add up only approximately when a child moves between oblasts).
 
     Built from the whole file, whatever the scope of ``data``, so that a report run
     alone gets the pattern it gets in the batch. Columns ``study, scope, table,
@@ -1058,6 +1108,7 @@ def linked_year_counts(data: PlacementData) -> pd.DataFrame:
     from research_lib.regions import load_oblasts
 
     frames = []
+    window = observation_start(data.episodes)
     for scope in (NATIONAL, *load_oblasts().index):
         yearly = _yearly(replace(data, scope=scope))
         formal = yearly[yearly["placement_type"].astype(str).isin(FORMAL_CARE)]
@@ -1068,7 +1119,18 @@ def linked_year_counts(data: PlacementData) -> pd.DataFrame:
         ]
         if "reentries" in formal:
             parts.append(_count_figures("reentries_by_year", formal, "reentries"))
-        rows = pd.concat(parts, ignore_index=True)
+        if children:
+            scoped = replace(data, scope=scope)
+            tic, tic_cohort, exits, exits_cohort = _spell_tables(scoped, window)
+            tables = SimpleNamespace(
+                entries_0_3=_young_yearly(scoped, window),
+                time_in_care=tic,
+                time_by_cohort=tic_cohort,
+                exits=exits,
+                exits_by_cohort=exits_cohort,
+            )
+            parts += _young_figures(tables) + _child_figures(tables)
+        rows = pd.concat([p for p in parts if len(p)], ignore_index=True)
         frames.append(
             pd.DataFrame(
                 {
@@ -1096,7 +1158,7 @@ def _linked_published(figures: pd.DataFrame, data: PlacementData, min_cell: int)
     cells = linked_year_counts(data)
     cells["hidden"] = protect_linked(cells, min_cell).to_numpy()
     pattern = cells[cells["scope"] == data.scope].loc[:, ["table", "group", "measure", "hidden"]]
-    governed = figures["table"].isin(_LINKED_COUNTS)
+    governed = figures["table"].isin((*_LINKED_COUNTS, *_LINKED_CHILDREN))
     out = pd.concat(
         [
             apply_pattern(figures[governed], pattern, min_cell),
