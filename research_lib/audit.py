@@ -39,11 +39,23 @@ The links (see :data:`RULES`) are
 Bounds are computed with :func:`scipy.optimize.linprog` (HiGHS), one small
 programme per connected set of linked cells, and rounded to whole children.
 
+* **children counted in several oblasts** - the placement tables whose ``n`` is
+  the children of a scope's first stays in a type (``subadditive``: time in
+  care, exits, the entry-cohort tables) are *not* additive: a child who stayed
+  in two oblasts counts in both and once nationally, so the national cell is
+  only at most the oblasts' sum;
+* **sums within a report** - ``same_n_tables`` share ``n`` (the two cohort
+  tables) and ``sums`` make a group's ``n`` the sum (exactly, or at least) of
+  another table's cells of that group (cohorts add up to ``time_in_care``'s n;
+  exits by reason to at most it).
+
 Limits: means, shares and differences are not inverted (a mean differenced
 across waves or between reports is not used to bound a count); sums over time
 used as a model's base (the ``n`` of the time-series tables) are not linked to
-the yearly counts; and only the rules below are known to the intruder. See the
-README, "Disclosure audit".
+the yearly counts; the oblast indicators' latest-year entries are not linked to
+``entries_by_year``; a child-counting national ``n`` is not used as a lower
+bound of each oblast's; and only the rules below are known to the intruder.
+See the README, "Disclosure audit".
 """
 
 from __future__ import annotations
