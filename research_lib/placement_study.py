@@ -1105,6 +1105,8 @@ def linked_year_counts(data: PlacementData, children: bool = True) -> pd.DataFra
     """
     from dataclasses import replace
 
+    from lifelines.exceptions import StatError
+
     from research_lib.regions import load_oblasts
 
     frames = []
@@ -1121,7 +1123,12 @@ def linked_year_counts(data: PlacementData, children: bool = True) -> pd.DataFra
             parts.append(_count_figures("reentries_by_year", formal, "reentries"))
         if children:
             scoped = replace(data, scope=scope)
-            tic, tic_cohort, exits, exits_cohort = _spell_tables(scoped, window)
+            try:
+                tic, tic_cohort, exits, exits_cohort = _spell_tables(scoped, window)
+            except (InputError, ValueError, StatError):
+                # no estimable stays in this scope (its own run fails the same way): its
+                # cells stay unknown, and the national margins become bounds
+                tic = tic_cohort = exits = exits_cohort = pd.DataFrame()
             tables = SimpleNamespace(
                 entries_0_3=_young_yearly(scoped, window),
                 time_in_care=tic,
