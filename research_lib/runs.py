@@ -1690,6 +1690,10 @@ def _run_parallel(
     finally:
         for process in processes:
             process.join(STOP_GRACE_S)
+        # Tasks nobody will read (a stopped batch) may still sit in the queue's feeder
+        # thread, blocked on a full pipe: without this, interpreter exit waits for it forever.
+        tasks.cancel_join_thread()
+        results.cancel_join_thread()
         tasks.close()
         results.close()
 
