@@ -2028,20 +2028,24 @@ def time_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
     return frame
 
 
+def _percent_cells(rows: pd.DataFrame, language: str) -> list[str]:
+    """Each row's share as "12,3 (10,1 – 14,6)" in percent; a hidden share stays hidden."""
+    from research_lib.reporting import format_estimate
+
+    return [
+        format_estimate(100 * v if pd.notna(v) else v, 100 * lo, 100 * hi, language, 1)
+        for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)
+    ]
+
+
 def exits_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
     """Cumulative incidence of each way of leaving within 12 months (%), by placement type."""
     from research_lib.labels import group_label, text
-    from research_lib.reporting import format_estimate
 
     rows = published[published["table"] == "exits_within_12m"]
     if rows.empty:
         return pd.DataFrame()
-    cells = rows.assign(
-        cell=[
-            format_estimate(100 * v if pd.notna(v) else v, 100 * lo, 100 * hi, language, 1)
-            for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)
-        ]
-    )
+    cells = rows.assign(cell=_percent_cells(rows, language))
     layout = cells.pivot_table(
         index="measure", columns="group", values="cell", aggfunc="first", sort=False
     )
@@ -2254,18 +2258,12 @@ def cohort_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
 def reunified_cohort_table(published: pd.DataFrame, language: str = "bg") -> pd.DataFrame:
     """Reunified within 12 months (%, 95% CI) by entry cohort (rows) and placement type (columns)."""
     from research_lib.labels import group_label, text
-    from research_lib.reporting import format_estimate
     from research_lib.vocab import PLACEMENT_TYPES
 
     rows = published[published["table"] == "reunified_12m_by_cohort"]
     if rows.empty:
         return pd.DataFrame()
-    cells = rows.assign(
-        cell=[
-            format_estimate(100 * v if pd.notna(v) else v, 100 * lo, 100 * hi, language, 1)
-            for v, lo, hi in zip(rows["value"], rows["ci_low"], rows["ci_high"], strict=True)
-        ]
-    )
+    cells = rows.assign(cell=_percent_cells(rows, language))
     layout = cells.pivot_table(
         index="measure", columns="group", values="cell", aggfunc="first", sort=True
     )

@@ -1870,20 +1870,10 @@ def yearly_stocks(counts: pd.DataFrame | LoadResult, column: str = "in_care_end"
     keys = _series_keys(frame)
     extra = [c for c in COUNT_SOURCE_COLUMNS if c in frame.columns and c != "source"]
     dated = ["date_stated", "period", "period_kind"]
+    columns = ["year", *keys, column, "reference_date", "year_end", *dated, "source", *extra]
+    columns.append("other_sources")
     if column not in frame:
-        return pd.DataFrame(
-            columns=[
-                "year",
-                *keys,
-                column,
-                "reference_date",
-                "year_end",
-                *dated,
-                "source",
-                *extra,
-                "other_sources",
-            ]
-        )
+        return pd.DataFrame(columns=columns)
     rows = frame.loc[frame[column].notna()].copy()
     rows["year"] = pd.to_datetime(rows["reference_date"]).dt.year
     rows["_order"] = np.arange(len(rows))
@@ -1901,19 +1891,7 @@ def yearly_stocks(counts: pd.DataFrame | LoadResult, column: str = "in_care_end"
     out["other_sources"] = others.reindex(out.index).fillna(0).astype(int)
     out = out.reset_index().sort_values(group, kind="stable")
     out["year_end"] = (out["reference_date"].dt.month == 12) & (out["reference_date"].dt.day == 31)
-    return out[
-        [
-            "year",
-            *keys,
-            column,
-            "reference_date",
-            "year_end",
-            *dated,
-            "source",
-            *extra,
-            "other_sources",
-        ]
-    ].reset_index(drop=True)
+    return out[columns].reset_index(drop=True)
 
 
 def _months_text(months: Sequence[int]) -> str:
