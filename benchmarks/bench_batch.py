@@ -35,7 +35,7 @@ from pathlib import Path
 import nbformat
 
 from research_lib.paths import PROJECT_ROOT
-from research_lib.runs import KERNEL_ARGUMENTS, KERNEL_NAME, batch_scopes, run_batch
+from research_lib.runner.runs import KERNEL_ARGUMENTS, KERNEL_NAME, batch_scopes, run_batch
 
 GOAL_FULL = 1.5
 GOAL_RERUN = 0.05
@@ -46,14 +46,15 @@ from IPython.display import HTML, Markdown, display
 import matplotlib.pyplot as plt
 
 import research_lib
-from research_lib import load_codebook, qol
-from research_lib.disclosure import write_published
-from research_lib.labels import check_language, text
+from research_lib import load_codebook
+from research_lib.studies.qol import pipeline as qol
+from research_lib.disclosure.suppression.suppression import write_published
+from research_lib.render.labels import check_language, text
 from research_lib.paths import display_path, project_path
-from research_lib.reporting import (
+from research_lib.render.reporting import (
     plot_differences, plot_group_means, published_table, set_theme, table_html,
 )
-from research_lib.voices import select_quotes
+from research_lib.disclosure.suppression.voices import select_quotes
 import numpy, pandas, scipy.stats, seaborn, pingouin
 import statsmodels.api, statsmodels.formula.api
 """
@@ -111,7 +112,7 @@ def full(reports: Path, jobs: int) -> float:
 def rerun(reports: Path, jobs: int) -> tuple[float, str]:
     """The unchanged batch in a fresh interpreter (imports included), as the CLI runs it."""
     code = (
-        "from pathlib import Path\nfrom research_lib.runs import run_batch\n"
+        "from pathlib import Path\nfrom research_lib.runner.runs import run_batch\n"
         f"b = run_batch('qol', jobs={jobs}, reports_dir=Path({str(reports)!r}), progress=False)\n"
         "print(b.count('skipped'), len(b.results))\n"
     )

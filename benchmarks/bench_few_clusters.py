@@ -23,7 +23,7 @@ when there is no difference; should be 5%), the coverage of the truth (should be
 with model-based SE on between-within df when there are at least 10 services
 and the fit is regular; otherwise — fewer than 10 services, a singular fit
 (ICC < 1e-4), a non-converged fit — OLS with CR1 cluster-robust SE on G − 1 df.
-**After** is :func:`research_lib.compare.compare_groups` (REML kept at the
+**After** is :func:`research_lib.stats.compare.compare_groups` (REML kept at the
 boundary, CR2 with Bell-McCaffrey df, contrasts with fewer than
 ``min_services`` services per group declined). Both see the same samples.
 
@@ -46,7 +46,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from research_lib import compare
+from research_lib.stats import compare
 
 ICC = 0.10
 SD = 20.0

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from research_lib.runs import KERNEL_NAME
+from research_lib.runner.runs import KERNEL_NAME
 
 GOAL_S = 5.0
 
@@ -46,8 +46,8 @@ time.sleep(120)
 """
 DRIVER = """\
 import sys
-from research_lib.runs import STUDIES, Study
-from research_lib.cli import main
+from research_lib.runner.runs import STUDIES, Study
+from research_lib.runner.cli import main
 
 if __name__ == "__main__":
     STUDIES["toy"] = Study("toy", sys.argv[1], "qol.title", input_files=("data",))

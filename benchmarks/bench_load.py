@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.csv
 
-from research_lib.codebook import parse_codebook
-from research_lib.regions import load_oblasts
-from research_lib.scoring import score_responses
-from research_lib.validation import load_responses
-from research_lib.vocab import PLACEMENT_ALIASES, SEX_ALIASES
+from research_lib.io.codebook import parse_codebook
+from research_lib.io.oblasts import load_oblasts
+from research_lib.io.surveys import load_responses
+from research_lib.io.vocab import PLACEMENT_ALIASES, SEX_ALIASES
+from research_lib.stats.scoring import score_responses
 
 N_ITEMS = 60
 DOMAINS = 10

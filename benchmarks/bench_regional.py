@@ -24,9 +24,9 @@ import sys
 import numpy as np
 import pandas as pd
 
-from research_lib.its import fit_its, pool_its
-from research_lib.regional import foster_growth, funnel_table
-from research_lib.regions import load_oblasts
+from research_lib.io.oblasts import load_oblasts
+from research_lib.stats.funnels import foster_growth, funnel_table
+from research_lib.stats.its import fit_its, pool_its
 
 SIZES = np.linspace(20_000, 130_000, 28)
 CODES = load_oblasts().index

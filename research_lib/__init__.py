@@ -8,10 +8,10 @@ The flow: ``load_codebook`` → ``load_responses`` (``LoadResult.valid`` /
 ``.rejected``) → ``score_responses`` → analyses → disclosure → reports.
 """
 
-from research_lib.codebook import Codebook, load_codebook
 from research_lib.errors import CodebookError, InputError
-from research_lib.scoring import score_responses, scored_table
-from research_lib.validation import LoadResult, load_responses, validate_responses
+from research_lib.io.codebook import Codebook, load_codebook
+from research_lib.io.surveys import LoadResult, load_responses, validate_responses
+from research_lib.stats.scoring import score_responses, scored_table
 
 __all__ = [
     "Codebook",

@@ -1,7 +1,7 @@
-"""``python -m research_lib``: see :mod:`research_lib.cli`."""
+"""``python -m research_lib``: see :mod:`research_lib.runner.cli`."""
 
 import sys
 
-from research_lib.cli import main
+from research_lib.runner.cli import main
 
 sys.exit(main())

@@ -21,7 +21,7 @@ DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 SURVEYS_DIR = PROJECT_ROOT / "surveys"
 #: The environment variable that may name the reports root once (default ``reports/``).
 REPORTS_ENV = "DI_REPORTS_ROOT"
-#: Every report is written under this folder (checked by :func:`research_lib.outputs.check_reports_root`).
+#: Every report is written under this folder (checked by :func:`research_lib.runner.outputs.check_reports_root`).
 #: A relative value is relative to the project root; an empty one is refused when a run starts.
 REPORTS_DIR = PROJECT_ROOT / Path(os.environ.get(REPORTS_ENV, "reports")).expanduser()
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from research_lib.codebook import Codebook, load_codebook, parse_codebook
+from research_lib.demo.survey import make_survey
+from research_lib.io.codebook import Codebook, load_codebook, parse_codebook
 from research_lib.paths import SURVEYS_DIR
-from research_lib.synthetic import make_survey
 
 TOY = {
     "instrument": "toy-v1",

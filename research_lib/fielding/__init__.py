@@ -7,7 +7,7 @@ The codebook is the single source of every way of collecting the survey:
 * :func:`write_entry_template` — a spreadsheet for typing in paper answers;
 * :func:`normalise_export` — reads Kobo/ODK exports of that form ("XML values"
   or "labels") back into the columns and codes the survey loader expects
-  (:func:`research_lib.validation.load_responses` calls it).
+  (:func:`research_lib.io.surveys.load_responses` calls it).
 
 Command line: ``python -m research_lib form CODEBOOK --to xlsform|paper|entry OUT``.
 """

@@ -1,6 +1,6 @@
 """One form model built from a codebook, shared by every way of collecting the data.
 
-:func:`build_form` turns a :class:`~research_lib.codebook.Codebook` into a list of
+:func:`build_form` turns a :class:`~research_lib.io.codebook.Codebook` into a list of
 :class:`Section` objects holding :class:`Question` objects. The XLSForm, the paper
 questionnaire, the data-entry template and the reader of Kobo/ODK exports all
 use this one model, so they cannot drift apart: a column name, a choice code or
@@ -30,9 +30,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from research_lib.codebook import AgeVersion, Codebook, Item
 from research_lib.errors import CodebookError, InputError
-from research_lib.regions import load_oblasts
+from research_lib.io.codebook import AgeVersion, Codebook, Item
+from research_lib.io.oblasts import load_oblasts
 
 __all__ = [
     "Choice",

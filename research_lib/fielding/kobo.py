@@ -1,6 +1,6 @@
 """Read KoboToolbox / ODK exports of the generated form back into codebook columns.
 
-The reader (:mod:`research_lib.readers`) already recognises a Kobo export, strips
+The reader (:mod:`research_lib.io.readers`) already recognises a Kobo export, strips
 the group prefixes (``relationships/rel_01`` -> ``rel_01``) and sets the
 metadata columns (``_uuid``, ``_submission_time``, ``start``, ``end``, ``_index``
 ...) aside. :func:`normalise_export` does the rest, from the same form model
@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from research_lib.codebook import Codebook
 from research_lib.fielding.form import (
     ASSENT,
     ASSENT_NO,
@@ -34,7 +33,8 @@ from research_lib.fielding.form import (
     build_form,
     data_questions,
 )
-from research_lib.readers import RawTable
+from research_lib.io.codebook import Codebook
+from research_lib.io.readers import RawTable
 
 __all__ = ["normalise_export", "DECLINED_PROBLEM"]
 
@@ -98,7 +98,7 @@ def normalise_export(raw: RawTable, book: Codebook) -> RawTable:
     Parameters
     ----------
     raw : RawTable
-        What :func:`research_lib.readers.read_table` read.
+        What :func:`research_lib.io.readers.read_table` read.
     book : Codebook
         The codebook the form was generated from.
 

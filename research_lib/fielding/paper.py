@@ -20,7 +20,6 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from research_lib.codebook import Codebook
 from research_lib.fielding.form import (
     HELPLINE,
     Question,
@@ -28,6 +27,7 @@ from research_lib.fielding.form import (
     build_form,
     form_texts,
 )
+from research_lib.io.codebook import Codebook
 
 __all__ = ["paper_html", "write_paper", "face_svg"]
 

@@ -17,8 +17,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from research_lib.codebook import Codebook
 from research_lib.fielding.form import Question, Section, build_form, form_texts
+from research_lib.io.codebook import Codebook
 
 __all__ = ["LANGUAGES", "xlsform_sheets", "write_xlsform"]
 
@@ -151,7 +151,7 @@ def write_xlsform(
 
     Examples
     --------
-    >>> from research_lib.codebook import load_codebook
+    >>> from research_lib.io.codebook import load_codebook
     >>> from research_lib.paths import SURVEYS_DIR
     >>> sheets = xlsform_sheets(load_codebook(SURVEYS_DIR / "qol-child-v1.yaml"))
     >>> [row["name"] for row in sheets["survey"][:3]]

@@ -1,0 +1,9 @@
+"""``disclosure`` — the only layer that decides what may be shown.
+
+Suppression of small cells, one table or a batch of linked tables at a time
+(``suppression``), the built-in intruder that tries to recover hidden counts
+(``audit``), and redaction and selection of children's own words (``voices``).
+
+May import: ``io`` and ``stats``. Never imports ``studies``, ``render`` or
+``runner``.
+"""

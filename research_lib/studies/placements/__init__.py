@@ -1,0 +1,1 @@
+"""The placement study (notebook ``notebooks/placements_study.ipynb``): see :mod:`.pipeline`."""

@@ -1,0 +1,46 @@
+"""The national report from public sources (issue 12): it renders, cites its sources, and the index links it.
+
+Runs the placement study notebook through the runner (a real kernel) into a
+temporary reports folder, on data/public/national_counts.csv and the НСИ 0-17
+total; the reference is the counts file itself (every figure and link in it).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from research_lib.runner.runs import run_one
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNTS = ROOT / "data" / "public" / "national_counts.csv"
+
+
+@pytest.mark.slow
+def test_public_report_renders_with_sources_and_the_index_links_it(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    parameters = {
+        "episodes": "",
+        "counts": "data/public/national_counts.csv",
+        "population": "data/reference/child_population_nsi.csv",
+    }
+    result = run_one("placements_public", parameters, reports_dir=reports)
+    assert result.status == "done", result
+    folder = reports / "placements_public" / "all"
+    page = html.unescape((folder / "report.html").read_text(encoding="utf-8"))
+    assert "България 2007–2023: какво показват публикуваните данни" in page
+    assert "датата не е посочена" in page  # undated figures are not called 31 December
+    assert "синтетични" not in page.lower()  # no synthetic-data warning on published figures
+    counts = pd.read_csv(COUNTS, dtype=str, keep_default_na=False)
+    for url in set(counts["source_url"]):
+        assert html.unescape(url) in page, url  # every figure traceable to its link
+    published = pd.read_csv(folder / "published.csv", dtype={"measure": str})
+    stocks = published[published["table"] == "in_care_at_date"]
+    assert set(stocks["value"].astype(int)) <= {int(v) for v in counts["in_care_end"] if v}
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert 'href="placements_public/all/report.html"' in index
+    assert "какво показват публикуваните данни" in index
