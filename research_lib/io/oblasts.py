@@ -20,7 +20,9 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 import pandas as pd
 
@@ -36,6 +38,7 @@ __all__ = [
     "oblast_slug",
     "oblast_name",
     "resolve_scope",
+    "expand_oblast",
 ]
 
 #: The value that means "the whole country" where a parameter takes an oblast.
@@ -130,3 +133,20 @@ def oblast_name(code: str, language: str = "bg") -> str:
         return "България" if language == "bg" else "Bulgaria"
     column = "name_bg" if language == "bg" else "name_en"
     return str(load_oblasts().loc[resolve_oblast(code), column])
+
+
+def expand_oblast(params: Mapping[str, Any], slug: str) -> dict[str, Any]:
+    """Parameter values with ``{oblast}`` replaced by the run's oblast slug.
+
+    Only text values change; others are kept as they are. The runner uses it on
+    a study's parameters, the brief on the paths of the studies it reads.
+
+    Examples
+    --------
+    >>> expand_oblast({"qol": "reports/qol/{oblast}/published.csv", "most": 6}, "varna")
+    {'qol': 'reports/qol/varna/published.csv', 'most': 6}
+    """
+    return {
+        name: value.replace("{oblast}", slug) if isinstance(value, str) else value
+        for name, value in params.items()
+    }

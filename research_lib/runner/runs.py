@@ -84,10 +84,27 @@ from pathlib import Path
 from typing import Any
 
 from research_lib.errors import InputError
-from research_lib.io.oblasts import NATIONAL, load_oblasts, oblast_slug, resolve_scope
+from research_lib.io.oblasts import (  # expand_oblast: re-exported
+    NATIONAL,
+    expand_oblast,
+    load_oblasts,
+    oblast_slug,
+    resolve_scope,
+)
 from research_lib.io.vocab import PLACEMENT_TYPES
 from research_lib.paths import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR, project_path
 from research_lib.render.labels import check_language, text
+from research_lib.runner.kernels import (
+    DEFAULT_MEMORY_LIMIT_MB,
+    KERNEL_ARGUMENTS,
+    KERNEL_NAME,
+    MEMORY_ENV,
+    MIN_MEMORY_LIMIT_MB,
+    WarmKernel,
+    kernel_arguments,
+    resolve_memory_limit,
+    set_memory_limit,
+)
 from research_lib.runner.outputs import (
     OutputError,
     check_owner,
@@ -141,13 +158,6 @@ __all__ = [
     "run_batch",
 ]
 
-#: The Jupyter kernel `make setup` registers for the project.
-KERNEL_NAME = "research-lib"
-
-#: Quiet kernels: their start-up and shutdown log lines would break the progress bar.
-#: A notebook's own errors are in its outputs and in the run's one-line error.
-KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
-
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
 #: Exit code of ``run``/``batch`` when a notebook failed (2 is a refused parameter or output).
@@ -155,19 +165,6 @@ EXIT_RUN_FAILED = 3
 
 #: The smallest ``min_cell`` accepted without an explicit override (``allow_small_min_cell``).
 MIN_CELL_FLOOR = 3
-
-#: Environment variable: the memory cap of each kernel and batch worker, in MiB (0: no cap).
-MEMORY_ENV = "DI_MEMORY_LIMIT_MB"
-
-#: Default cap on the address space (``RLIMIT_AS``) of each kernel and batch worker, in MiB.
-#: A kernel that has run the QoL study maps about 2.8 GB (of which 0.35 GB resident), so
-#: 8 GiB leaves room for real data while a runaway allocation (a spreadsheet declaring a
-#: billion cells) fails at once instead of exhausting the machine.
-DEFAULT_MEMORY_LIMIT_MB = 8192
-
-#: The smallest cap accepted: below it a kernel cannot even start its libraries.
-MIN_MEMORY_LIMIT_MB = 1024
-
 
 @dataclass(frozen=True)
 class Headline:
@@ -503,14 +500,6 @@ def _check_column_value(
     )
 
 
-def expand_oblast(params: Mapping[str, Any], slug: str) -> dict[str, Any]:
-    """Parameter values with ``{oblast}`` replaced by the run's oblast slug."""
-    return {
-        name: value.replace("{oblast}", slug) if isinstance(value, str) else value
-        for name, value in params.items()
-    }
-
-
 def _missing_file_message(name: str, value: Any) -> str:
     path = project_path(value)
     folder = path.parent
@@ -554,94 +543,6 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- memory cap
-
-
-def resolve_memory_limit(value: int | str | None = None) -> int | None:
-    """The memory cap of a run's kernel (and batch workers) in MiB; ``None`` for no cap.
-
-    ``value`` when given, else the environment variable :data:`MEMORY_ENV`
-    (``DI_MEMORY_LIMIT_MB``), else :data:`DEFAULT_MEMORY_LIMIT_MB` (8 GiB).
-    ``0`` turns the cap off. The cap is an address-space limit
-    (``RLIMIT_AS``), applied where the platform supports it (Linux; elsewhere
-    it is recorded but has no effect).
-
-    Raises
-    ------
-    InputError
-        For a value that is not a whole number, or one below
-        :data:`MIN_MEMORY_LIMIT_MB` (other than 0).
-
-    Examples
-    --------
-    >>> resolve_memory_limit(4096), resolve_memory_limit("0")
-    (4096, None)
-    """
-    source = "memory_limit_mb"
-    if value is None:
-        value = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY_LIMIT_MB
-        source = MEMORY_ENV
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        number = -1
-    if number == 0:
-        return None
-    if number < MIN_MEMORY_LIMIT_MB:
-        raise InputError(
-            f"{source}: expected a whole number of MiB of at least {MIN_MEMORY_LIMIT_MB} "
-            f"(default {DEFAULT_MEMORY_LIMIT_MB}), or 0 for no cap; got {str(value)[:40]!r}."
-        )
-    return number
-
-
-def _capped_bytes(limit_mb: int) -> int | None:
-    """The cap in bytes, not above this process's hard limit; None when it cannot be set."""
-    try:
-        import resource
-    except ImportError:  # not a Unix platform
-        return None
-    if not hasattr(resource, "RLIMIT_AS"):
-        return None
-    wanted = int(limit_mb) * 1024 * 1024
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-
-
-def set_memory_limit(limit_mb: int | None) -> bool:
-    """Cap this process's address space at ``limit_mb`` MiB (soft and hard); False if not possible.
-
-    Processes started afterwards (a worker's kernels) inherit the cap.
-    """
-    if limit_mb is None:
-        return False
-    capped = _capped_bytes(limit_mb)
-    if capped is None:
-        return False
-    import resource
-
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (capped, capped))
-    except (ValueError, OSError):
-        return False
-    return True
-
-
-def kernel_arguments(limit_mb: int | None) -> list[str]:
-    """Command-line arguments of a run's kernel: quiet logs, and its memory cap set at start-up.
-
-    The cap is set by the kernel itself before the notebook's first cell
-    (``IPKernelApp.exec_lines``), so it binds the kernel and whatever it starts,
-    and cannot be raised by the notebook.
-    """
-    arguments = list(KERNEL_ARGUMENTS)
-    capped = None if limit_mb is None else _capped_bytes(limit_mb)
-    if capped is not None:
-        line = (
-            "__import__('resource').setrlimit(__import__('resource').RLIMIT_AS, "
-            f"({capped}, {capped}))"
-        )
-        arguments.append(f'--IPKernelApp.exec_lines=["{line}"]')
-    return arguments
 
 
 def _memory_hint(error: dict[str, Any], limit_mb: int | None) -> None:
