@@ -36,6 +36,7 @@ demo: demo-data  ## set up, generate demo data and run all studies, the briefs a
 	@echo "--- Bulgaria from published figures only (data/public: every figure with its source)"
 	$(BIN)/python -m research_lib run placements_public -p episodes= \
 		-p counts=data/public/national_counts.csv -p population=data/reference/child_population_nsi.csv
+	$(BIN)/python -m research_lib run brief_public -p qol_published= -p placements_published=reports/placements_public/all/published.csv
 	$(BIN)/python -m research_lib run brief
 	@echo "--- every study for the country and all 28 oblasts (unchanged runs are skipped)"
 	$(BIN)/python -m research_lib batch qol --over oblast

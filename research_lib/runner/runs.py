@@ -59,7 +59,7 @@ run at a time (default: the number of cores). Workers are separate processes
 Examples
 --------
 >>> sorted(STUDIES)
-['brief', 'placements', 'placements_public', 'qol']
+['brief', 'brief_public', 'placements', 'placements_public', 'qol']
 >>> STUDIES["qol"].input_files
 ('responses', 'codebook')
 >>> one_line_error("ValueError", "no children\\n in  foster care", 7)
@@ -300,6 +300,18 @@ STUDIES: dict[str, Study] = {
         "brief",
         "policy_brief.ipynb",
         "brief.title",
+        input_files=("codebook",),
+        optional_files=("qol_published", "placements_published"),
+        report="brief.html",
+        choices={"reference_group": PLACEMENT_TYPES},
+        dates=("reform_date",),
+        counts={"max_recommendations": (1, 50)},
+    ),
+    # The brief of the published figures (placements_public): no survey, its own folder.
+    "brief_public": Study(
+        "brief_public",
+        "policy_brief.ipynb",
+        "brief.title_public",
         input_files=("codebook",),
         optional_files=("qol_published", "placements_published"),
         report="brief.html",

@@ -155,3 +155,59 @@ def test_adjustment_is_read_from_the_published_rows_not_assumed(qol_published):
 @pytest.mark.parametrize("language", ["bg", "en"])
 def test_brief_method_calls_no_difference_an_effect(language):
     assert not CAUSAL.search(text("brief.method", language))
+
+
+# --------------------------------------------------------------------------- published counts (issue 12)
+
+
+def _counts_published() -> pd.DataFrame:
+    rows = [
+        ("in_care_at_date", "institution", "2007", 8019.0),
+        ("in_care_at_date", "institution", "2023-12-31", 202.0),
+        ("in_care_at_date", "foster", "2013-12-31", 1943.0),
+        ("in_care_at_date", "foster", "2023-10-31", 1548.0),
+        ("in_care_at_date", "kinship", "2014-12-31", 6751.0),
+        ("in_care_at_date", "kinship", "2023-10-31", 4057.0),
+        ("count_sources", "all", "sources", 15.0),
+        ("count_sources", "all", "disagreements", 4.0),
+    ]
+    frame = pd.DataFrame(rows, columns=["table", "group", "measure", "value"])
+    return frame.assign(n=frame["value"], ci_low=np.nan, ci_high=np.nan, suppressed=False)
+
+
+@pytest.mark.parametrize("language", ["bg", "en"])
+def test_brief_of_published_counts_grades_them_and_says_why(language, qol_codebook):
+    studies = {"placements": _counts_published()}
+    evaluation = evaluate_all(load_catalogue(), studies, language=language)
+    items = brief.brief_items(evaluation, studies, language)
+    assert [i.rule_id for i in items] == [
+        "institution-children-remaining",
+        "family-care-stock-falling",
+    ]
+    assert {i.grade for i in items} == {"very low"}
+    first = items[0]
+    assert ("202" in first.text) and (
+        "31.12.2023" in first.text or "31 December 2023" in first.text
+    )
+    assert ("15" in first.reasons) and ("4" in first.reasons)
+    # what we don't know: in words, no identifiers; the survey's rules in one line
+    lines = brief.unknowns(evaluation, language)
+    joined = " ".join(lines)
+    for identifier in ("study_missing", "missing;", "@latest", "qol:"):
+        assert identifier not in joined
+    study = text("brief.study_qol", language)
+    assert sum(study in line for line in lines) == 1
+    # key messages: the mixed-sources qualifier first, then three findings (institutions too)
+    messages = brief.key_messages(studies, qol_codebook, "foster", "2016-01-01", language)
+    assert messages[0] == brief.mixed_sources_sentence(studies["placements"], language)
+    assert any("8" in m and "019" in m and "202" in m for m in messages[1:4])
+    assert brief.title_key(studies) == "brief.title_public"
+    assert brief.method_text(studies, language).startswith(text("brief.method", language))
+    assert brief.method_text(studies, language) != text("brief.method", language)
+
+
+def test_brief_of_the_survey_keeps_its_title_and_method(qol_published):
+    studies = brief.load_studies({"qol": qol_published})
+    assert brief.title_key(studies) == "brief.title"
+    assert brief.method_text(studies, "bg") == text("brief.method", "bg")
+    assert brief.mixed_sources_sentence(_counts_published().iloc[:2], "bg") is None

@@ -85,6 +85,7 @@ def test_start_levels_are_documented_and_ordered():
         "administrative_trend": "moderate",
         "cross_sectional": "low",
         "projection": "very low",
+        "published_counts": "low",
     }
 
 

@@ -44,3 +44,36 @@ def test_public_report_renders_with_sources_and_the_index_links_it(tmp_path):
     index = (reports / "index.html").read_text(encoding="utf-8")
     assert 'href="placements_public/all/report.html"' in index
     assert "какво показват публикуваните данни" in index
+
+
+@pytest.mark.slow
+def test_brief_of_the_public_report_grades_published_counts(tmp_path):
+    """brief_public reads the public report like any study; its grades say: published, mixed sources."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    parameters = {
+        "episodes": "",
+        "counts": "data/public/national_counts.csv",
+        "population": "data/reference/child_population_nsi.csv",
+    }
+    assert run_one("placements_public", parameters, reports_dir=reports).status == "done"
+    published = reports / "placements_public" / "all" / "published.csv"
+    result = run_one(
+        "brief_public",
+        {"qol_published": "", "placements_published": str(published)},
+        reports_dir=reports,
+    )
+    assert result.status == "done", result
+    folder = reports / "brief_public" / "all"
+    recommendations = pd.read_csv(folder / "recommendations.csv", dtype=str)
+    assert "institution-children-remaining" in set(recommendations["rule_id"])
+    assert set(recommendations["grade"]) <= {"low", "very low"}
+    page = html.unescape((folder / "brief.html").read_text(encoding="utf-8"))
+    assert "202" in page and "31.12.2023 г." in page  # the latest published figure, dated
+    assert "преписани такива, каквито са публикувани" in page  # why it starts low
+    assert "различни публикувани източника" in page  # why it goes lower
+    for identifier in ("study_missing", "@latest", "in_care_at_date"):
+        assert identifier not in page
+    assert "синтетични" not in page.lower()
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert 'href="brief_public/all/brief.html"' in index

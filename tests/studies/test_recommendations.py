@@ -229,7 +229,7 @@ def only(rule) -> Catalogue:
 
 def test_catalogue_rules_and_vocabulary():
     """The rules themselves are checked, not how many there are (a catalogue may grow)."""
-    assert len(CATALOGUE) >= 12
+    assert RULES  # each rule triggers, does not trigger, is unknown when hidden: tests below
     assert len(set(IDS)) == len(IDS)
     assert {rule.actor for rule in RULES} <= set(ACTORS)
     assert {rule.design for rule in RULES} <= set(DESIGNS)
@@ -890,3 +890,113 @@ def test_grading_texts_call_no_difference_an_effect():
         for language in ("bg", "en"):
             assert not CAUSAL.search(entry[language]), (key, entry[language])
     assert "голяма разлика" in texts["reason"]["large_effect"]["bg"]
+
+
+# --------------------------------------------------------------------------- published counts (issue 12)
+
+
+def stock_rows(group: str, stocks: dict[str, float]) -> list[tuple]:
+    """Published stocks at their reference dates, as the placement study publishes counts."""
+    return [
+        ("in_care_at_date", group, date, v, v, math.nan, math.nan) for date, v in stocks.items()
+    ]
+
+
+def counts_frame(rows: list[tuple], sources: int | None = None, disagree: int = 0) -> pd.DataFrame:
+    if sources is not None:
+        rows = rows + [
+            ("count_sources", "all", "sources", 20, float(sources), math.nan, math.nan),
+            ("count_sources", "all", "disagreements", 20, float(disagree), math.nan, math.nan),
+        ]
+    frame = pd.DataFrame(rows, columns=COLUMNS[:-1])
+    frame["suppressed"] = False
+    return frame
+
+
+INSTITUTION = {"2007": 8019, "2011-12-31": 4755, "2014-12": 2721, "2017": 900, "2018-10": 681}
+
+
+def test_selectors_read_reference_dates_by_calendar_year():
+    """@latest is the latest date, @latest-5 the figure of 5 calendar years earlier (any date in it)."""
+    rule = CATALOGUE["institution-decline-slow"]
+    slow = counts_frame(stock_rows("institution", {**INSTITUTION, "2023-12-31": 500}))
+    result = evaluate_all(only(rule), {"placements": slow})
+    assert result.triggered["evidence"].tolist() == [
+        "placements:in_care_at_date:institution:2023-12-31;"
+        "placements:in_care_at_date:institution:2018-10"
+    ]
+    text_bg = result.triggered["text"].iloc[0]
+    assert "31.12.2023 г." in text_bg and "октомври 2018 г." in text_bg
+    fast = counts_frame(stock_rows("institution", {**INSTITUTION, "2023-12-31": 202}))
+    result = evaluate_all(only(rule), {"placements": fast})
+    assert result.triggered.empty and result.not_evaluable.empty  # 202/681: more than halved
+    gap = counts_frame(stock_rows("institution", {"2015-12-31": 2000, "2023-12-31": 202}))
+    result = evaluate_all(only(rule), {"placements": gap})
+    assert result.triggered.empty
+    assert result.not_evaluable["reasons"].str.contains("missing").all()  # no figure for 2018
+
+
+def test_a_stock_without_a_stated_date_is_named_so():
+    rule = CATALOGUE["institution-children-remaining"]
+    frame = counts_frame(stock_rows("institution", {"2007": 8019, "2017": 900}))
+    for language, words in (
+        ("bg", "2017 г. (без посочена дата)"),
+        ("en", "2017 (date not stated)"),
+    ):
+        row = evaluate_all(only(rule), {"placements": frame}, language=language).triggered.iloc[0]
+        assert words in row["text"]
+        assert "{" not in row["text"]
+
+
+def test_rules_on_published_counts_leave_episode_figures_alone():
+    """An episodes study publishes in_care_by_year, not in_care_at_date: the count rules do not apply."""
+    counts_rules = {r.id for r in RULES if r.applies_if_published}
+    assert counts_rules == {
+        "institution-children-remaining",
+        "institution-decline-slow",
+        "family-care-stock-falling",
+    }
+    episodes = pd.DataFrame(
+        [("in_care_by_year", "institution", "2020", 300, 300.0, math.nan, math.nan)],
+        columns=COLUMNS[:-1],
+    ).assign(suppressed=False)
+    result = evaluate_all(CATALOGUE, {"placements": episodes})
+    listed = set(result.triggered["rule_id"]) | set(result.not_evaluable["rule_id"])
+    assert not listed & counts_rules
+    # without the placement study at all they are unknown like every other rule on it
+    absent = evaluate_all(CATALOGUE, {})
+    assert counts_rules <= set(absent.not_evaluable["rule_id"])
+
+
+@pytest.mark.parametrize("language", ["bg", "en"])
+def test_counts_from_mixed_sources_are_graded_lower_and_say_why(language):
+    rule = CATALOGUE["institution-children-remaining"]
+    stocks = stock_rows("institution", {"2010": 7587, "2023-12-31": 202})
+    one = evaluate_all(only(rule), {"placements": counts_frame(stocks, 1)}, language=language)
+    mixed = evaluate_all(only(rule), {"placements": counts_frame(stocks, 15, 4)}, language=language)
+    assert one.triggered["grade"].tolist() == ["low"]  # published counts start low
+    assert mixed.triggered["grade"].tolist() == ["very low"]  # mixed sources: one level less
+    reasons = mixed.triggered["grade_reasons"].iloc[0]
+    if language == "bg":
+        assert "публикувани" in reasons and "15 различни публикувани източника" in reasons
+        assert "разминават за 4" in reasons
+    else:
+        assert "copied as published" in reasons and "15 different published sources" in reasons
+        assert "disagree on 4" in reasons
+
+
+def test_family_care_falling_per_type_with_both_dates():
+    rule = CATALOGUE["family-care-stock-falling"]
+    frame = counts_frame(
+        stock_rows("foster", {"2013-12-31": 1943, "2014-12-31": 2275, "2023-10-31": 1548})
+        + stock_rows("kinship", {"2014-12-31": 6751, "2023-10-31": 4057})
+        + stock_rows("cnst", {"2018": 2952})
+    )
+    result = evaluate_all(only(rule), {"placements": frame}, language="en")
+    assert result.triggered["group"].tolist() == ["foster", "kinship"]
+    foster = result.triggered.iloc[0]
+    assert "31 October 2023" in foster["text"] and "31 December 2013" in foster["text"]
+    assert "0.80 times" in foster["text"]
+    assert foster["grade"] == "very low"  # published counts (low), indirect (-1)
+    growing = counts_frame(stock_rows("foster", {"2013-12-31": 1943, "2023-10-31": 2300}))
+    assert evaluate_all(only(rule), {"placements": growing}).triggered.empty

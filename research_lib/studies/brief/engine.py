@@ -58,6 +58,7 @@ from research_lib.studies.brief.grading import (
     GradingContext,
     Importance,
     adjusted_phrase,
+    date_words,
     estimate_digits,
     figure_label,
     format_value,
@@ -130,6 +131,8 @@ TEXT_PLACEHOLDERS: tuple[str, ...] = (
     "measure_label",
     "scope_label",
     "adjusted",
+    "date",
+    "since",
 )
 #: The columns of ``recommendations.csv``, in this order.
 RECOMMENDATION_COLUMNS: tuple[str, ...] = ("rule_id", "actor", "grade", "text", "evidence")
@@ -173,7 +176,7 @@ _RULE_REQUIRED = (
     "importance",
     "rationale",
 )
-_RULE_OPTIONAL = ("indirect", "for_each")
+_RULE_OPTIONAL = ("indirect", "for_each", "applies_if_published")
 _FIGURE_KEYS = ("study", "table", "group", "measure")
 _IMPORTANCE_KEYS = ("scale", "mid", "baseline")
 _SELECTOR = re.compile(r"^@(first|latest(-(\d+))?)$")
@@ -289,7 +292,12 @@ class ForEach:
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule of the catalogue (see the header of ``catalogue.yaml``)."""
+    """One rule of the catalogue (see the header of ``catalogue.yaml``).
+
+    ``applies_if_published`` ``(study, table)``: the rule is evaluated only when
+    that study published that table (rules on published counts read tables an
+    episodes study does not publish); otherwise it is left out silently.
+    """
 
     id: str
     title: Text
@@ -302,6 +310,7 @@ class Rule:
     importance: Importance
     indirect: bool = False
     for_each: ForEach | None = None
+    applies_if_published: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -369,10 +378,13 @@ def load_catalogue(path: str | PathLike[str] = CATALOGUE_PATH) -> Catalogue:
     Examples
     --------
     >>> catalogue = load_catalogue()
-    >>> 12 <= len(catalogue) <= 20
-    True
-    >>> catalogue["cnst-participation"].actor
-    'provider'
+    >>> catalogue["cnst-participation"].actor, catalogue["institution-children-remaining"].design
+    ('provider', 'published_counts')
+
+    Each rule is tested by what it does, not by how many there are:
+    ``tests/studies/test_recommendations.py`` builds, for every rule, a small
+    published table on which it triggers, one on which it does not and one on
+    which its figure is hidden.
     """
     path = Path(path)
     try:
@@ -477,6 +489,16 @@ class _RuleParser:
         indirect = raw.get("indirect", False)
         if not isinstance(indirect, bool):
             raise self.fail("indirect", "must be true or false")
+        applies = None
+        if "applies_if_published" in raw:
+            path = "applies_if_published"
+            mapping = self.mapping(raw[path], path)
+            self.no_unknown(mapping, ("study", "table"), path)
+            study = self.choice(self.require(mapping, "study", path), tuple(self.studies), path)
+            table = self.choice(
+                self.require(mapping, "table", path), self.studies[study], f"{path}.table"
+            )
+            applies = (study, table)
         return Rule(
             id=raw["id"],
             title=self.text(raw["title"], "title"),
@@ -489,6 +511,7 @@ class _RuleParser:
             importance=self.importance(raw["importance"], "importance"),
             indirect=indirect,
             for_each=for_each,
+            applies_if_published=applies,
         )
 
     def text(self, raw: object, path: str) -> Text:
@@ -722,6 +745,18 @@ class _Study:
         if found.group(1) == "first":
             return measures[0]
         offset = int(found.group(3) or 0)
+        years = [_DATE_LABEL.match(m) for m in measures]
+        if all(years) and any("-" in m for m in measures):
+            # reference dates of published stocks (2023-12-31, 2018-10, 2017): by calendar year
+            wanted = int(years[-1].group(1)) - offset  # type: ignore[union-attr]
+            return next(
+                (
+                    m
+                    for m, y in zip(reversed(measures), reversed(years), strict=True)
+                    if int(y.group(1)) == wanted
+                ),  # type: ignore[union-attr]
+                None,
+            )
         numbers = [_natural(m)[1] for m in measures if _natural(m)[0] == 0]
         if len(numbers) == len(measures):
             wanted = numbers[-1] - offset
@@ -735,7 +770,18 @@ def _append(values: list[str], value: str) -> None:
         values.append(value)
 
 
+_DATE_LABEL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
 def _natural(label: str) -> tuple[int, float, str]:
+    """Sort key: numbers (and years) by value, reference dates by date, then other labels.
+
+    A year alone (a stock whose source gave no date) sorts at the start of its year.
+    """
+    dated = _DATE_LABEL.match(label)
+    if dated and "-" in label:
+        year, month, day = dated.groups()
+        return (0, int(year) + (int(month) - 1) / 12 + (int(day or 1) - 1) / 372, label)
     try:
         return (0, float(label), label)
     except ValueError:
@@ -984,6 +1030,10 @@ def evaluate_all(
     for position, rule in enumerate(catalogue):
         needed = sorted({s.study for leaf in leaves(rule.condition) for s in leaf.specs})
         absent = [study for study in needed if study not in studies]
+        if rule.applies_if_published and not absent:
+            study, table = rule.applies_if_published
+            if not studies[study].has_table(table):  # another kind of data: does not apply
+                continue
         if absent:
             blocked = [(f"{study}:*", "study_missing") for study in absent]
             unknown.append(_unknown_row(rule, {}, blocked, scope, language))
@@ -1072,6 +1122,7 @@ def _text_values(
     """Values of the text placeholders: the binding, then the first cited figure."""
     group = binding.get("group", first.group if first else "")
     measure = binding.get("measure", first.measure if first else "")
+    dates = [key.split(":", 3)[3] for key in (first.evidence if first else ())]
     scale = first.importance.scale if first else "points"
     value = first.value if first else math.nan
     low = first.ci_low if first else math.nan
@@ -1094,6 +1145,9 @@ def _text_values(
         "measure_label": measure_text(measure, language),
         "scope_label": oblast_name(scope, language),
         "adjusted": "",
+        # the reference dates of the first figure (of a ratio: its two figures)
+        "date": date_words(dates[0], language) if dates else "",
+        "since": date_words(dates[-1], language) if dates else "",
     }
 
 

@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -61,6 +62,7 @@ __all__ = [
     "table_text",
     "group_text",
     "measure_text",
+    "date_words",
     "find_figure",
     "adjusted_for",
     "adjusted_phrase",
@@ -75,6 +77,7 @@ START_LEVEL: dict[str, str] = {
     "administrative_trend": "moderate",
     "cross_sectional": "low",
     "projection": "very low",
+    "published_counts": "low",
 }
 #: The study designs a rule may name.
 DESIGNS: tuple[str, ...] = tuple(START_LEVEL)
@@ -307,7 +310,11 @@ def grade(
       random, so differences may reflect who is placed where (selection), even
       after adjustment;
     * ``projection`` - **very low**: an extrapolation assumes the past trend
-      continues; it is never raised.
+      continues; it is never raised;
+    * ``published_counts`` - **low**: counts copied as published (press
+      releases, annual reports, news items quoting them), not the records
+      behind them: observational, and each publisher counts with its own
+      definitions and reference dates.
 
     **2. Imprecision** (figures with a minimal important difference, MID; the
     importance thresholds are ``baseline - MID`` and ``baseline + MID``, on the
@@ -341,7 +348,11 @@ def grade(
     * more than ``max_item_missing`` (20%) of the answers in the figure's
       survey domain are missing (``item_missing``);
     * the domain's reliability is below ``min_alpha`` (Cronbach's α < 0.70,
-      ``reliability_alpha``).
+      ``reliability_alpha``);
+    * the figures of the study come from more than one published source (its
+      ``count_sources`` row ``sources`` > 1): a comparison across dates may
+      compare different definitions; the sources and the figures on which
+      they disagree are counted in the reason.
 
     One kind - **-1**; two or more - **-2**.
 
@@ -504,6 +515,25 @@ def _risk_of_bias(figures: Sequence[Figure], context: GradingContext) -> _Step:
                     measure=_measure_words(figure.measure),
                     alpha=_number_words(alpha, 2),
                     limit=_number_words(context.min_alpha, 2),
+                ),
+            )
+    for study in dict.fromkeys(f.study for f in figures):
+        sources = find_figure(context.published.get(study), "count_sources", "all", "sources")
+        if sources is not None and _finite(sources["value"]) and float(sources["value"]) > 1:
+            against = find_figure(
+                context.published.get(study), "count_sources", "all", "disagreements"
+            )
+            disagree = (
+                int(float(against["value"]))
+                if against is not None and _finite(against["value"])
+                else 0
+            )
+            details.setdefault(
+                ("mixed_sources", study),
+                _piece(
+                    "mixed_sources" if disagree else "mixed_sources_agree",
+                    sources=int(float(sources["value"])),
+                    disagreements=disagree,
                 ),
             )
     if not details:
@@ -727,10 +757,56 @@ def group_text(group: str, language: str = "bg") -> str:
 
 
 def measure_text(measure: str, language: str = "bg") -> str:
-    """A measure's name (a survey domain, an indicator, an exit reason); years as they are."""
+    """A measure's name (a survey domain, an indicator, an exit reason); years as they are.
+
+    A reference date of a published stock (``2023-12-31``, ``2014-12``) is
+    written as a date (:func:`date_words`).
+    """
     if _entry(f"measure.{measure}") is not None:
         return phrase(f"measure.{measure}", language)
+    if "-" in str(measure) and _DATE_LABEL.match(str(measure)):
+        return date_words(measure, language)
+    selector = _SELECTOR_WORDS.match(str(measure))
+    if selector:  # a selector that found no figure: "the latest year", "5 years before ..."
+        which, k = selector.groups()
+        if k:
+            return phrase("piece.selector_latest_k", language, k=k)
+        return phrase(f"piece.selector_{which}", language)
     return str(measure)
+
+
+_SELECTOR_WORDS = re.compile(r"^@(first|latest)(?:-(\d+))?$")
+
+
+_DATE_LABEL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def date_words(label: str, language: str = "bg") -> str:
+    """A published figure's reference date in words: the day, the month or the year alone.
+
+    A year alone says that the source stated no date (a stock "in 2017" may be
+    from any time of that year).
+
+    Examples
+    --------
+    >>> date_words("2023-12-31"), date_words("2014-12"), date_words("2017")
+    ('31.12.2023 г.', 'декември 2014 г.', '2017 г. (без посочена дата)')
+    >>> date_words("2023-10-31", "en"), date_words("2017", "en")
+    ('31 October 2023', '2017 (date not stated)')
+    """
+    found = _DATE_LABEL.match(str(label))
+    if not found:
+        return str(label)
+    year, month, day = found.groups()
+    if day:
+        if language == "bg":
+            return phrase("piece.date_day", language, day=day, month=month, year=year)
+        name = phrase("piece.months", language).split()[int(month) - 1]
+        return phrase("piece.date_day", language, day=int(day), month=name, year=year)
+    if month:
+        name = phrase("piece.months", language).split()[int(month) - 1]
+        return phrase("piece.date_month", language, month=name, year=year)
+    return phrase("piece.date_year", language, year=year)
 
 
 def figure_label(figure: Figure, language: str = "bg") -> str:
@@ -743,7 +819,18 @@ def figure_label(figure: Figure, language: str = "bg") -> str:
     """
     table = table_text(figure.table, language)
     group = group_text(figure.group, language)
+    if figure.table in DATED_TABLES:  # a published stock: its date, or that none was stated
+        versus = f" {phrase('piece.versus', language)} "
+        dates = versus.join(
+            date_words(m, language) if _DATE_LABEL.match(m) else measure_text(m, language)
+            for m in figure.measure.split("/")
+        )
+        return f"{table} – {group}, {dates}"
     return f"{table} – {group}, {measure_text(figure.measure, language)}"
+
+
+#: Tables whose measure is the reference date of a published count.
+DATED_TABLES: frozenset[str] = frozenset({"in_care_at_date", "in_care_per_100k"})
 
 
 def table_text(table: str, language: str = "bg") -> str:

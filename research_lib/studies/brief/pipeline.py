@@ -28,7 +28,7 @@ import pandas as pd
 from research_lib.disclosure.suppression import read_published
 from research_lib.io.codebook import Codebook
 from research_lib.io.oblasts import load_oblasts, oblast_name
-from research_lib.render.labels import text
+from research_lib.render.labels import has_text, text
 from research_lib.render.reporting import BRIEF_CSS_RULES, format_estimate
 from research_lib.studies.brief import Evaluation
 from research_lib.studies.brief.grading import (
@@ -48,6 +48,10 @@ __all__ = [
     "association_caveat",
     "brief_items",
     "unknowns",
+    "mixed_sources_sentence",
+    "from_published_counts",
+    "title_key",
+    "method_text",
     "is_synthetic",
     "items_html",
     "BRIEF_CSS",
@@ -143,13 +147,59 @@ def key_messages(
     placements = studies.get("placements")
     if placements is not None:
         reform = pd.Timestamp(reform_date)
-        messages += placement_study.key_findings(placements, reform, language)[:most]
+        findings = placement_study.key_findings(placements, reform, language)
+        qualifier = mixed_sources_sentence(placements, language)
+        if qualifier and findings and findings[0] == qualifier:
+            # it qualifies every published count after it: kept, not counted among the findings
+            messages.append(findings.pop(0))
+        messages += findings[:most]
     for study in STUDY_NAMES:
         if study not in studies:
             messages.append(
                 text("brief.not_included", language, study=text(f"brief.study_{study}", language))
             )
     return messages
+
+
+def mixed_sources_sentence(published: pd.DataFrame, language: str = "bg") -> str | None:
+    """The placement study's sentence on figures from several published sources, or ``None``.
+
+    The same sentence the study puts first among its findings on published
+    counts (``placements.finding_mixed_sources``), from its ``count_sources`` rows.
+    """
+    rows = published[
+        (published["table"] == "count_sources") & ~published["suppressed"].astype(bool)
+    ]
+    sources = rows.set_index("measure")["value"]
+    if not sources.get("sources", 0) > 1:
+        return None
+    return text(
+        "placements.finding_mixed_sources",
+        language,
+        sources=int(sources["sources"]),
+        disagreements=int(sources.get("disagreements", 0)),
+    )
+
+
+def from_published_counts(studies: Mapping[str, pd.DataFrame]) -> bool:
+    """Whether the placement figures are counts as published (its ``in_care_at_date`` table)."""
+    placements = studies.get("placements")
+    return placements is not None and (placements["table"] == "in_care_at_date").any()
+
+
+def title_key(studies: Mapping[str, pd.DataFrame]) -> str:
+    """The brief's title label: its own title when it reads only published counts (no survey)."""
+    if from_published_counts(studies) and "qol" not in studies:
+        return "brief.title_public"
+    return "brief.title"
+
+
+def method_text(studies: Mapping[str, pd.DataFrame], language: str = "bg") -> str:
+    """How the grades are given; on published counts, also where their grade starts and why."""
+    words = text("brief.method", language)
+    if from_published_counts(studies):
+        words += " " + text("brief.method_counts", language)
+    return words
 
 
 def _figure_value(key: str, studies: Mapping[str, pd.DataFrame]) -> pd.Series | None:
@@ -227,15 +277,30 @@ def brief_items(
 
 
 def unknowns(evaluation: Evaluation, language: str = "bg") -> list[str]:
-    """Titles of the rules that could not be judged, once each, with why."""
+    """Titles of the rules that could not be judged, once each, with why in words.
+
+    The rules that rest only on a study the brief does not include are one line
+    per study (how many), not one line each.
+    """
     frame = evaluation.not_evaluable
     if frame is None or len(frame) == 0:
         return []
     lines = []
+    absent: dict[str, int] = {}
     for _, rows in frame.groupby("rule_id", sort=False):
         first = rows.iloc[0]
-        reason = str(first.get("reasons", "") or "")
-        lines.append(f"{first['title']}" + (f" — {reason}" if reason else ""))
+        reasons = {r for r in str(first.get("reasons", "") or "").split(";") if r}
+        if reasons == {"study_missing"}:
+            for study in dict.fromkeys(
+                key.split(":")[0] for key in str(first.get("figures", "")).split(";") if key
+            ):
+                absent[study] = absent.get(study, 0) + 1
+            continue
+        sentence = str(first.get("text", "") or "")
+        lines.append(f"{first['title']}" + (f" — {sentence}" if sentence else ""))
+    for study, count in absent.items():
+        name = text(f"brief.study_{study}", language) if has_text(f"brief.study_{study}") else study
+        lines.append(phrase("not_evaluable.study_rules", language, study=name, count=count))
     return lines
 
 
