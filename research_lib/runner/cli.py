@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="runs at a time (default: the number of cores)",
     )
+    batch.add_argument(
+        "--cold",
+        action="store_true",
+        help="a fresh kernel for every report (default: one warm kernel per job, reset "
+        "between reports; the reports are the same)",
+    )
     _add_run_options(batch)
 
     audit = commands.add_parser(
@@ -282,6 +288,7 @@ def _batch(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             force=args.force,
             allow_small_min_cell=args.allow_small_min_cell,
+            warm=not args.cold,
         )
     except BatchInterrupted as stop:
         print(stop.message(), file=sys.stderr)

@@ -51,10 +51,13 @@ Safety of the outputs (:mod:`research_lib.runner.outputs`):
 
 Notes
 -----
-Each run starts its own Jupyter kernel, so the cost of a batch is dominated by
-kernel start-up and imports plus the notebook's own analysis; ``jobs`` kernels
-run at a time (default: the number of cores). Workers are separate processes
-(not threads) so that executing notebooks and exporting HTML run in parallel.
+A single run starts its own Jupyter kernel. A batch keeps one warm kernel per
+worker (:class:`~research_lib.runner.kernels.WarmKernel`), reset to the state of
+a fresh kernel between reports, so kernel start-up and imports are paid once per
+worker (``warm=False``: a kernel per report, as a single run; the reports are
+the same). ``jobs`` workers run at a time (default: the number of cores).
+Workers are separate processes (not threads) so that executing notebooks and
+exporting HTML run in parallel.
 
 Examples
 --------
@@ -135,6 +138,9 @@ from research_lib.runner.provenance import (
 __all__ = [
     "STUDIES",
     "KERNEL_NAME",
+    "KERNEL_ARGUMENTS",
+    "MIN_MEMORY_LIMIT_MB",
+    "WarmKernel",
     "Headline",
     "Study",
     "RunResult",
@@ -165,6 +171,7 @@ EXIT_RUN_FAILED = 3
 
 #: The smallest ``min_cell`` accepted without an explicit override (``allow_small_min_cell``).
 MIN_CELL_FLOOR = 3
+
 
 @dataclass(frozen=True)
 class Headline:
@@ -928,8 +935,14 @@ def _silenced(name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
-    """Execute the notebook into ``work`` and export its report; the error, or None."""
+def _run_notebook(
+    plan: _Plan, work: Path, kernel: WarmKernel | None = None
+) -> dict[str, Any] | None:
+    """Execute the notebook into ``work`` and export its report; the error, or None.
+
+    With ``kernel`` the notebook runs on that warm kernel (reset to the fresh
+    state first; shut down after a failure); without, on a kernel of its own.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -940,7 +953,10 @@ def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
     if "output_dir" in parameters:
         parameters["output_dir"] = _kernel_path(work)
     error: dict[str, Any] | None = None
+    warm: dict[str, Any] = {}
     try:
+        if kernel is not None:
+            warm["km"] = kernel.acquire()
         with _silenced("papermill"):  # "Kernel died while …": the run's one-line error says it
             papermill.execute_notebook(
                 str(plan.spec.notebook_path),
@@ -958,11 +974,15 @@ def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
                 # Stop the kernel at once when the run ends or is interrupted: nothing is
                 # lost (every output has arrived), and Ctrl-C then takes a second, not ten.
                 shutdown_kernel="immediate",
+                **warm,
             )
     except PapermillExecutionError as err:
         error = {"ename": err.ename, "evalue": err.evalue, "cell": err.exec_count}
     except Exception as err:  # a kernel that died or never started: still one line
         error = {"ename": type(err).__name__, "evalue": str(err), "cell": None}
+    # Stopped (Ctrl-C, a signal): the exception goes on; the batch discards the kernel.
+    if warm:  # a kernel that failed a run is never reused
+        kernel.release(ok=error is None)
     # The temporary folder's name never reaches a published file: it reads as the target.
     replacements = (
         (str(work), public_path(plan.folder, plan.bases)),
@@ -995,7 +1015,10 @@ def _run_notebook(plan: _Plan, work: Path) -> dict[str, Any] | None:
 
 
 def _execute(
-    plan: _Plan, force: bool = True, on_wait: Callable[[], None] | None = None
+    plan: _Plan,
+    force: bool = True,
+    on_wait: Callable[[], None] | None = None,
+    kernel: WarmKernel | None = None,
 ) -> RunResult:
     """Execute one planned run (in a worker process or inline); never raises for a run's error.
 
@@ -1007,7 +1030,7 @@ def _execute(
     start, clock = _now(), time.perf_counter()
     try:
         with folder_lock(plan.folder, on_wait):
-            return _execute_locked(plan, force, start, clock)
+            return _execute_locked(plan, force, start, clock, kernel)
     except Exception as err:  # the output folder cannot be written (any more), ...
         return RunResult(
             plan.spec.name,
@@ -1020,7 +1043,9 @@ def _execute(
         )
 
 
-def _execute_locked(plan: _Plan, force: bool, start: datetime, clock: float) -> RunResult:
+def _execute_locked(
+    plan: _Plan, force: bool, start: datetime, clock: float, kernel: WarmKernel | None = None
+) -> RunResult:
     target = plan.folder
     remove_stale_temp(target)
     check_owner(target, plan.spec.name, plan.scope, describe=_describe_scope)
@@ -1032,7 +1057,7 @@ def _execute_locked(plan: _Plan, force: bool, start: datetime, clock: float) -> 
     write_provenance(target, _record(plan, "running", start, **mark))
     work = make_temp_folder(target)
     try:
-        error = _run_notebook(plan, work)
+        error = _run_notebook(plan, work, kernel)
         end = _now()
         duration = round(time.perf_counter() - clock, 3)
         timing = {"end_time": end.isoformat(timespec="seconds"), "duration_s": duration}
@@ -1229,6 +1254,7 @@ def run_batch(
     on_result: Callable[[RunResult], None] | None = None,
     allow_small_min_cell: bool = False,
     memory_limit_mb: int | str | None = None,
+    warm: bool = True,
 ) -> BatchResult:
     """Run a study for the country and every oblast (or ``oblasts``), ``jobs`` at a time.
 
@@ -1255,6 +1281,10 @@ def run_batch(
     memory_limit_mb : int, optional
         Memory cap of each worker process and each kernel (address space, MiB;
         0: no cap). Default: ``DI_MEMORY_LIMIT_MB``, else 8192.
+    warm : bool
+        Keep one kernel per worker for all its runs, reset to the fresh state
+        between reports (:class:`~research_lib.runner.kernels.WarmKernel`); the
+        reports are the same as with a kernel per run (``warm=False``), only sooner.
     """
     spec = _study(study)
     parameters = dict(parameters or {})
@@ -1333,12 +1363,13 @@ def run_batch(
     try:
         with _stop_on_signals():
             if workers == 1:
-                for i in todo:
-                    running.add(i)
-                    finished(i, _execute(plans[i], force=force))
-                    running.discard(i)
+                with _kernel_for_batch(warm, limit) as kernel:
+                    for i in todo:
+                        running.add(i)
+                        finished(i, _execute(plans[i], force=force, kernel=kernel))
+                        running.discard(i)
             else:
-                _run_parallel(plans, todo, workers, force, finished, running, limit)
+                _run_parallel(plans, todo, workers, force, finished, running, limit, warm)
     except (KeyboardInterrupt, Interrupted):
         bar.close()
         batch = collect()
@@ -1354,6 +1385,16 @@ def run_batch(
     if index:
         batch.index, batch.index_error = _build_index(reports_dir)
     return batch
+
+
+@contextlib.contextmanager
+def _kernel_for_batch(warm: bool, memory_limit: int | None) -> Iterator[WarmKernel | None]:
+    """A warm kernel for the runs of one process (shut down at the end), or None: cold runs."""
+    if not warm:
+        yield None
+        return
+    with WarmKernel(memory_limit, cwd=PROJECT_ROOT) as kernel:
+        yield kernel
 
 
 @contextlib.contextmanager
@@ -1474,25 +1515,23 @@ def _worker_setup(parent_pid: int, memory_limit_mb: int | None = None) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
 
-def _worker(tasks: Any, results: Any, parent_pid: int, memory_limit: int | None = None) -> None:
-    """Take ``(index, plan, force)`` tasks until ``None``; report ``start`` and ``done``."""
+def _worker(
+    tasks: Any,
+    results: Any,
+    parent_pid: int,
+    memory_limit: int | None = None,
+    warm: bool = True,
+) -> None:
+    """Take ``(index, plan, force)`` tasks until ``None``; report ``start`` and ``done``.
+
+    With ``warm``, the worker's runs share one kernel (started at its first run).
+    """
     try:
         _worker_setup(parent_pid, memory_limit)
-        while (task := tasks.get()) is not None:
-            i, plan, force = task
-            results.put(("start", i, os.getpid()))
-            try:
-                result = _execute(plan, force=force)
-            except Exception as err:  # never lose a task's result to an unexpected error
-                result = RunResult(
-                    plan.spec.name,
-                    plan.scope,
-                    plan.slug,
-                    plan.folder,
-                    FAILED,
-                    one_line_error(type(err).__name__, str(err)),
-                )
-            results.put(("done", i, result))
+        kernel = WarmKernel(memory_limit, cwd=PROJECT_ROOT) if warm else None
+        _work(tasks, results, kernel)
+        if kernel is not None:  # when stopped, its kernel was killed with the others
+            kernel.shutdown()
     except (Interrupted, KeyboardInterrupt):
         # The run was marked interrupted. Exit at once and quietly: a normal interpreter
         # exit can hang for seconds closing the sockets of the killed kernel (ZeroMQ).
@@ -1501,6 +1540,25 @@ def _worker(tasks: Any, results: Any, parent_pid: int, memory_limit: int | None 
         with contextlib.suppress(Exception):
             sys.stdout.flush()
         os._exit(0)
+
+
+def _work(tasks: Any, results: Any, kernel: WarmKernel | None) -> None:
+    """A worker's loop: execute tasks until ``None``."""
+    while (task := tasks.get()) is not None:
+        i, plan, force = task
+        results.put(("start", i, os.getpid()))
+        try:
+            result = _execute(plan, force=force, kernel=kernel)
+        except Exception as err:  # never lose a task's result to an unexpected error
+            result = RunResult(
+                plan.spec.name,
+                plan.scope,
+                plan.slug,
+                plan.folder,
+                FAILED,
+                one_line_error(type(err).__name__, str(err)),
+            )
+        results.put(("done", i, result))
 
 
 def _stop_workers(processes: Sequence[Any]) -> None:
@@ -1527,6 +1585,7 @@ def _run_parallel(
     finished: Callable[[int, RunResult], None],
     running: set[int],
     memory_limit: int | None = None,
+    warm: bool = True,
 ) -> None:
     """Execute ``todo`` in ``workers`` spawned processes; ``running`` holds the runs under way.
 
@@ -1542,7 +1601,7 @@ def _run_parallel(
     tasks, results = context.Queue(), context.Queue()
     processes = [
         context.Process(
-            target=_worker, args=(tasks, results, os.getpid(), memory_limit), daemon=True
+            target=_worker, args=(tasks, results, os.getpid(), memory_limit, warm), daemon=True
         )
         for _ in range(workers)
     ]

@@ -322,7 +322,7 @@ def test_batch_summary_and_exit_codes():
 # replacement, locks, confinement and index are tested without starting a kernel.
 
 
-def fake_notebook(plan, work: Path):
+def fake_notebook(plan, work: Path, kernel=None):
     """Stand-in for ``runs._run_notebook``: outputs that name the run's ``label``."""
     label = plan.parameters.get("label", "toy")
     (work / "toy.ipynb").write_text(json.dumps({"label": label}), encoding="utf-8")
