@@ -62,7 +62,7 @@ exporting HTML run in parallel.
 Examples
 --------
 >>> sorted(STUDIES)
-['brief', 'brief_public', 'placements', 'placements_public', 'qol']
+['brief', 'brief_public', 'placements', 'placements_dmsgd', 'placements_priemi_me', 'placements_public', 'qol']
 >>> STUDIES["qol"].input_files
 ('responses', 'codebook')
 >>> one_line_error("ValueError", "no children\\n in  foster care", 7)
@@ -313,6 +313,25 @@ STUDIES: dict[str, Study] = {
         choices={"reference_group": PLACEMENT_TYPES},
         dates=("reform_date",),
         counts={"max_recommendations": (1, 50)},
+    ),
+    # Two published series beside the national report, each its own report (data/public/):
+    # the monthly "Приеми ме 2015" foster releases (a subset of foster care: municipal
+    # providers) and the ДМСГД infant homes (Ministry of Health).
+    "placements_priemi_me": Study(
+        "placements_priemi_me",
+        "placements_study.ipynb",
+        "placements.title_priemi_me",
+        input_files=("episodes", "counts", "population"),
+        choices={"frequency": ("MS", "QS")},
+        dates=("reform_date",),
+    ),
+    "placements_dmsgd": Study(
+        "placements_dmsgd",
+        "placements_study.ipynb",
+        "placements.title_dmsgd",
+        input_files=("episodes", "counts", "population"),
+        choices={"frequency": ("MS", "QS")},
+        dates=("reform_date",),
     ),
     # The brief of the published figures (placements_public): no survey, its own folder.
     "brief_public": Study(

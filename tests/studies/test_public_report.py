@@ -77,3 +77,42 @@ def test_brief_of_the_public_report_grades_published_counts(tmp_path):
     assert "синтетични" not in page.lower()
     index = (reports / "index.html").read_text(encoding="utf-8")
     assert 'href="brief_public/all/brief.html"' in index
+
+
+@pytest.mark.slow
+def test_monthly_priemi_me_and_dmsgd_series_are_their_own_reports(tmp_path):
+    """Monthly stocks are never summed (a year shows its figure nearest 31 December, dated);
+    flows that cover part of a year are labelled with their months; the index lists both."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    published = {}
+    for name in ("priemi_me", "dmsgd"):
+        parameters = {
+            "episodes": "",
+            "counts": f"data/public/{name}_counts.csv",
+            "population": "data/reference/child_population_nsi.csv",
+        }
+        result = run_one(f"placements_{name}", parameters, reports_dir=reports)
+        assert result.status == "done", result
+        folder = reports / f"placements_{name}" / "all"
+        published[name] = pd.read_csv(folder / "published.csv", dtype={"measure": str})
+        counts = pd.read_csv(ROOT / "data" / "public" / f"{name}_counts.csv", dtype=str)
+        page = html.unescape((folder / "report.html").read_text(encoding="utf-8"))
+        for url in set(counts["source_url"].dropna()):
+            assert url in page, url
+    priemi = published["priemi_me"]
+    stocks = priemi[priemi["table"] == "in_care_at_date"].set_index("measure")["value"]
+    assert stocks["2019-12-31"] == 1910  # not July's 1,899, not 1,899 + 1,901 + 1,893 + 1,910
+    assert not any(m.startswith("2019-0") for m in stocks.index)  # one stock per year
+    assert stocks["2023-02-28"] == 1532  # a partial year keeps its real date
+    partial = priemi[priemi["table"] == "entries_part_year"].set_index("measure")["value"]
+    assert partial["2023 (01-02)"] == 65 + 85  # a flow over the months published, labelled so
+    assert not (priemi["table"] == "entries_by_year").any()  # no month range passed off as a year
+    dmsgd = published["dmsgd"]
+    infant = dmsgd[dmsgd["table"] == "in_care_at_date"].set_index("measure")["value"]
+    assert infant["2014-12-31"] == 975 and "2014-01" not in infant.index
+    assert infant["2018-10"] == 460 and infant["2008"] == 2440  # month, and year without a date
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert 'href="placements_priemi_me/all/report.html"' in index
+    assert 'href="placements_dmsgd/all/report.html"' in index
+    assert "Приеми ме 2015" in html.unescape(index) and "ДМСГД" in html.unescape(index)
