@@ -11,7 +11,7 @@ Run from the project root after editing ``national_care_figures.csv``::
 
     .venv/bin/python data/public/make_counts.py
 
-Files written (UTF-8, comma-separated, the layout of ``research_lib.io.placements.load_counts``):
+Files written (UTF-8, comma-separated, the layout of ``research_lib.io.counts.load_counts``):
 
 * ``national_counts.csv`` - children in specialised institutions (all types, as each
   source states), in ЦНСТ, in foster care (all providers) and placed with relatives,

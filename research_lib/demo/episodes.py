@@ -359,7 +359,7 @@ def make_episodes(seed: int = DEFAULT_SEED, n_children: int = 24_000) -> pd.Data
     -----
     Synthetic: the oblast sizes, rates and effects are invented for the demo.
     The episodes of a child never overlap (a transfer starts the next episode on
-    the day the previous one ends, or later), so :func:`research_lib.io.placements.load_episodes`
+    the day the previous one ends, or later), so :func:`research_lib.io.episodes.load_episodes`
     accepts all of them.
 
     Examples

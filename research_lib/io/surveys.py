@@ -64,6 +64,7 @@ from research_lib.io.loader import (
     REJECTED_COLUMNS,
     LoadResult,
     as_written,
+    assemble_load_result,
     empty_rejected,
     is_empty,
     placement_and_oblast_problems,
@@ -238,42 +239,34 @@ def validate_responses(
     data = with_row_index(data)
     _check_columns(data, codebook, name)
     value_labels = dict(value_labels or {})
-    malformed = malformed if malformed is not None else empty_rejected()
 
     texts = _background_text(data, value_labels)
     background, unmatched = _canonical_background(data, texts)
-    problems = [malformed, *_background_problems(data, texts, background, unmatched)]
+    problems = list(_background_problems(data, texts, background, unmatched))
     converted, item_problems = _check_items(data, codebook)
     problems.append(item_problems)
     weight, weight_problems = _check_weight(data)
     problems.append(weight_problems)
 
-    rejected = pd.concat([p for p in problems if len(p)] or [empty_rejected()], ignore_index=True)
-    rejected = (
-        rejected.astype({"row": "int64"}).sort_values(["row"], kind="stable").reset_index(drop=True)
-    )
-    bad_rows = set(rejected["row"].unique())
-
     with pd.option_context("mode.copy_on_write", True):  # select and join without copying
         rest = data.drop(columns=[*background.columns, *(["weight"] if weight is not None else [])])
         for column, values in converted.items():
             rest[column] = values
-        parts = (
-            [background, rest] if weight is None else [background, weight.rename("weight"), rest]
+        canon = (
+            background
+            if weight is None
+            else pd.concat([background, weight.rename("weight")], axis=1)
         )
-        valid = pd.concat(parts, axis=1)
-        if bad_rows:
-            valid = valid.loc[~valid.index.isin(bad_rows)]
-    n_rows = len(data) + int(malformed["row"].nunique()) if len(malformed) else len(data)
-    return LoadResult(
-        valid=valid,
-        rejected=rejected[list(REJECTED_COLUMNS)],
-        n_rows=n_rows,
-        source=source,
-        format=format,
-        metadata=metadata if metadata is not None else pd.DataFrame(index=data.index),
-        value_labels=value_labels,
-    )
+        return assemble_load_result(
+            rest,
+            canon,
+            problems,
+            malformed=malformed,
+            source=source,
+            format=format,
+            metadata=metadata if metadata is not None else pd.DataFrame(index=data.index),
+            value_labels=value_labels,
+        )
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -11,6 +11,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from research_lib.errors import InputError
+
 __all__ = [
     "PLACEMENT_TYPES",
     "PLACEMENT_ALIASES",
@@ -18,6 +20,17 @@ __all__ = [
     "as_text",
     "map_distinct",
     "canonical_codes",
+    "EXIT_REASONS",
+    "EXIT_ALIASES",
+    "AGE_BANDS",
+    "AGE_BAND_EDGES",
+    "CHILD_AGE_BAND",
+    "COUNT_COLUMNS",
+    "FREQUENCIES",
+    "frequency_code",
+    "PERIOD_MONTHS",
+    "STOCK_COLUMNS",
+    "FLOW_COLUMNS",
 ]
 
 #: Canonical placement types, in the order tables and plots show them.
@@ -96,3 +109,121 @@ def map_distinct(values: pd.Series, lookup: Callable[[str], str | None]) -> pd.S
 def canonical_codes(values: pd.Series, aliases: dict[str, str]) -> pd.Series:
     """Map a column through an alias table (case-insensitive); unmatched or empty become ``<NA>``."""
     return map_distinct(values, lambda v: aliases.get(v.lower()))
+
+
+#: Canonical exit reasons; ``foster``, ``kinship`` and ``cnst`` are transfers to that care.
+EXIT_REASONS: tuple[str, ...] = (
+    "reunified",
+    "adopted",
+    "foster",
+    "kinship",
+    "cnst",
+    "aged_out",
+    "other",
+)
+
+
+EXIT_ALIASES: dict[str, str] = {
+    **{code: code for code in EXIT_REASONS},
+    "reunification": "reunified",
+    "reintegration": "reunified",
+    "reintegrated": "reunified",
+    "returned home": "reunified",
+    "returned to family": "reunified",
+    "реинтеграция": "reunified",
+    "реинтегрирано": "reunified",
+    "реинтегриран": "reunified",
+    "реинтегрирана": "reunified",
+    "върнато в семейството": "reunified",
+    "върнат в семейството": "reunified",
+    "върната в семейството": "reunified",
+    "връщане в семейството": "reunified",
+    "adoption": "adopted",
+    "осиновяване": "adopted",
+    "осиновено": "adopted",
+    "осиновен": "adopted",
+    "осиновена": "adopted",
+    "foster care": "foster",
+    "приемна грижа": "foster",
+    "приемно семейство": "foster",
+    "настаняване в приемно семейство": "foster",
+    "kinship care": "kinship",
+    "при близки и роднини": "kinship",
+    "близки и роднини": "kinship",
+    "роднини": "kinship",
+    "настаняване при близки и роднини": "kinship",
+    "цнст": "cnst",
+    "център за настаняване от семеен тип": "cnst",
+    "настаняване в цнст": "cnst",
+    "aged out": "aged_out",
+    "aged-out": "aged_out",
+    "ageing out": "aged_out",
+    "навършване на пълнолетие": "aged_out",
+    "навършено пълнолетие": "aged_out",
+    "пълнолетие": "aged_out",
+    "друго": "other",
+    "друга причина": "other",
+    "other reason": "other",
+}
+
+
+#: Age bands at entry (completed years at ``start_date``); "18+" only occurs for
+#: young people placed at 18-20 (e.g. in a ЦНСТ for young people).
+AGE_BANDS: tuple[str, ...] = ("0-3", "4-6", "7-17", "18+")
+
+
+AGE_BAND_EDGES = (0, 4, 7, 18)
+
+
+#: The band of all children (0-17), the denominator of rates without an age band.
+CHILD_AGE_BAND = "0-17"
+
+
+#: Count columns of the series layout.
+COUNT_COLUMNS: tuple[str, ...] = ("entries", "exits", "in_care_end")
+
+
+#: Period frequencies: pandas start-anchored aliases and the pandas period code behind each.
+FREQUENCIES: dict[str, str] = {"MS": "M", "QS": "Q", "YS": "Y"}
+
+
+_FREQ_ALIASES = {
+    "ms": "MS",
+    "m": "MS",
+    "month": "MS",
+    "monthly": "MS",
+    "qs": "QS",
+    "qs-jan": "QS",
+    "q": "QS",
+    "quarter": "QS",
+    "quarterly": "QS",
+    "ys": "YS",
+    "ys-jan": "YS",
+    "as": "YS",
+    "y": "YS",
+    "a": "YS",
+    "year": "YS",
+    "yearly": "YS",
+    "annual": "YS",
+}
+
+
+def frequency_code(freq: str) -> tuple[str, str]:
+    """(canonical alias, pandas period code) of a frequency such as ``"MS"``."""
+    alias = _FREQ_ALIASES.get(str(freq).strip().lower())
+    if alias is None:
+        raise InputError(
+            f"freq={freq!r} is not supported; use 'MS' (months), 'QS' (quarters) or 'YS' (years)."
+        )
+    return alias, FREQUENCIES[alias]
+
+
+#: Months a period of each kind covers.
+PERIOD_MONTHS: dict[str, int] = {"YS": 12, "QS": 3, "MS": 1}
+
+
+#: Stocks and flows of the series layout.
+STOCK_COLUMNS: tuple[str, ...] = ("in_care_end",)
+
+
+FLOW_COLUMNS: tuple[str, ...] = ("entries", "exits")

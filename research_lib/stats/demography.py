@@ -29,10 +29,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from research_lib.errors import InputError
+from research_lib.io.loader import (
+    LoadResult,
+)
+from research_lib.io.population import POPULATION_AGE_BANDS, nsi_band_start
+from research_lib.io.vocab import CHILD_AGE_BAND
 
-__all__ = ["SPRAGUE_FIRST", "SPRAGUE_SECOND", "SPRAGUE_MIDDLE", "sprague_split"]
+__all__ = [
+    "SPRAGUE_FIRST",
+    "SPRAGUE_SECOND",
+    "SPRAGUE_MIDDLE",
+    "sprague_split",
+    "population_child_bands",
+]
 
 #: Multipliers for the first five-year group (rows: ages 0-4; columns: groups 1-5).
 SPRAGUE_FIRST = np.array(
@@ -120,3 +132,87 @@ def sprague_split(groups: Sequence[float]) -> np.ndarray:
             panel, window = SPRAGUE_MIDDLE, values[i - 2 : i + 3]
         out[5 * i : 5 * i + 5] = panel @ window
     return out
+
+
+#: Child bands derived from НСИ five-year groups, as single-year age ranges (inclusive).
+_CHILD_BAND_AGES: dict[str, tuple[int, int]] = {
+    "0-3": (0, 3),
+    "4-6": (4, 6),
+    "7-17": (7, 17),
+    CHILD_AGE_BAND: (0, 17),
+}
+
+
+def population_child_bands(population: pd.DataFrame | LoadResult) -> pd.DataFrame:
+    """Child bands 0-3, 4-6, 7-17 and 0-17 from НСИ age groups, split by Sprague interpolation.
+
+    Parameters
+    ----------
+    population : DataFrame or LoadResult
+        :func:`load_population` output: rows in the child bands are kept as
+        given; rows in the НСИ groups (``0``, ``1-4``, ``5-9``, ``10-14``,
+        ``15-19``, ``20-24``, ... or ``0-4``) are split into single years.
+
+    Returns
+    -------
+    DataFrame
+        ``oblast, year, age_band, population, method`` (``given`` or
+        ``sprague``) and the other columns of the given rows; child bands only.
+
+    Notes
+    -----
+    For each oblast and year with consecutive groups from 0-4 (or 0 and 1-4) up
+    to at least 20-24, :func:`research_lib.stats.demography.sprague_split` gives single
+    years. Where ``0`` and ``1-4`` are published separately, age 0 is kept as
+    published and ages 1-4 are scaled to the published 1-4 total. Each band is
+    the sum of its single years, rounded to whole children: an interpolation,
+    labelled ``sprague``, not a published figure. A band given directly wins
+    over a derived one; where the groups are incomplete nothing is derived.
+
+    Examples
+    --------
+    >>> groups = {"0": 50, "1-4": 210, "5-9": 270, "10-14": 260, "15-19": 250, "20-24": 240}
+    >>> table = pd.DataFrame({"oblast": "all", "year": 2023, "age_band": list(groups),
+    ...                       "population": list(groups.values())})
+    >>> bands = population_child_bands(table).set_index("age_band")["population"]
+    >>> int(bands["0-3"]), int(bands["0-17"])
+    (206, 941)
+    """
+    from research_lib.stats.demography import sprague_split
+
+    frame = population.valid if isinstance(population, LoadResult) else population
+    frame = frame.copy()
+    frame["age_band"] = frame["age_band"].astype(str)
+    given = frame[frame["age_band"].isin(POPULATION_AGE_BANDS)].assign(method="given")
+    nsi = frame[frame["age_band"].map(nsi_band_start).notna()]
+    derived = []
+    for (oblast, year), sub in nsi.groupby(["oblast", "year"], sort=True):
+        counts = dict(zip(sub["age_band"], sub["population"].astype(float), strict=True))
+        split_infant = "0" in counts and "1-4" in counts
+        first = counts["0"] + counts["1-4"] if split_infant else counts.get("0-4")
+        if first is None:
+            continue
+        groups = [first]
+        while f"{5 * len(groups)}-{5 * len(groups) + 4}" in counts:
+            groups.append(counts[f"{5 * len(groups)}-{5 * len(groups) + 4}"])
+        if len(groups) < 5:
+            continue
+        single = sprague_split(groups)
+        if split_infant:
+            single[0] = counts["0"]
+            single[1:5] *= counts["1-4"] / single[1:5].sum()
+        for band, (low, high) in _CHILD_BAND_AGES.items():
+            derived.append(
+                {
+                    "oblast": oblast,
+                    "year": int(year),
+                    "age_band": band,
+                    "population": int(round(single[low : high + 1].sum())),
+                    "method": "sprague",
+                }
+            )
+    out = pd.concat([given, pd.DataFrame(derived)], ignore_index=True)
+    if out.empty:
+        return out.assign(method=pd.Series(dtype=str))
+    out = out.drop_duplicates(["oblast", "year", "age_band"], keep="first")
+    return out.astype({"year": "int64", "population": "int64"}).reset_index(drop=True)

@@ -49,9 +49,11 @@ from scipy import stats
 
 from research_lib.errors import InputError
 from research_lib.io.oblasts import NATIONAL, load_oblasts, oblast_name
-from research_lib.io.placements import CHILD_AGE_BAND, _population_table, poisson_rate_ci
 from research_lib.io.surveys import LoadResult
+from research_lib.io.vocab import CHILD_AGE_BAND
 from research_lib.stats.indicators import FAMILY_BASED, FORMAL_CARE, poisson_ratio_ci, wilson_ci
+from research_lib.stats.intervals import poisson_rate_ci
+from research_lib.stats.series import population_denominators
 
 __all__ = [
     "FUNNEL_LEVELS",
@@ -367,7 +369,7 @@ def regional_rates(
 
     Notes
     -----
-    Garwood (1936) exact Poisson limits, :func:`research_lib.io.placements.poisson_rate_ci`.
+    Garwood (1936) exact Poisson limits, :func:`research_lib.stats.intervals.poisson_rate_ci`.
 
     Examples
     --------
@@ -782,7 +784,7 @@ def family_based_share(series: pd.DataFrame, year: int, value: str = "in_care_en
     ----------
     series : DataFrame
         Yearly counts by ``oblast`` and ``placement_type``:
-        :func:`research_lib.io.placements.episodes_to_series` with
+        :func:`research_lib.stats.series.episodes_to_series` with
         ``by=("oblast", "placement_type")`` or ``load_counts(...).valid``.
     year : int
         The year (``in_care_end`` = at 31 December of it).
@@ -830,7 +832,7 @@ def _child_population(
     population: pd.DataFrame | LoadResult, oblasts: Sequence[str], year: int
 ) -> np.ndarray:
     """Children aged 0-17: the given 0-17 figure, else the sum of 0-3, 4-6 and 7-17."""
-    table = _population_table(population)
+    table = population_denominators(population)
     keys = pd.MultiIndex.from_arrays(
         [list(oblasts), [int(year)] * len(oblasts), [CHILD_AGE_BAND] * len(oblasts)]
     )

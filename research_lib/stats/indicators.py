@@ -1,7 +1,7 @@
 """Core formal-care indicators per oblast and year (UNICEF / TransMonEE conventions).
 
 From placement episodes (``LoadResult.valid`` of
-:func:`research_lib.io.placements.load_episodes`, or the demo's
+:func:`research_lib.io.episodes.load_episodes`, or the demo's
 :func:`research_lib.demo.episodes.make_episodes`) :func:`care_indicators`
 computes, per calendar year and per oblast (and nationally, ``oblast = "all"``),
 optionally by age band and sex:
@@ -71,7 +71,9 @@ from scipy import stats
 from research_lib.errors import InputError
 from research_lib.io.loader import LoadResult
 from research_lib.io.oblasts import NATIONAL
-from research_lib.io.placements import CHILD_AGE_BAND, _population_table, poisson_rate_ci
+from research_lib.io.vocab import CHILD_AGE_BAND
+from research_lib.stats.intervals import poisson_rate_ci
+from research_lib.stats.series import population_denominators
 
 __all__ = [
     "INDICATORS",
@@ -607,7 +609,7 @@ def _denominators(
             frame = frame.groupby(["oblast", "year", "age_band"], as_index=False)[
                 "population"
             ].sum()
-        table = _population_table(frame)
+        table = population_denominators(frame)
         return table.reindex(keys).to_numpy(dtype="float64"), None
     if "sex" not in frame.columns:
         return nan, "no denominator: the population table is not by sex"
@@ -622,7 +624,7 @@ def _denominators(
         if part.empty:
             continue
         rows = sex == level
-        values[rows] = _population_table(part).reindex(keys[rows]).to_numpy(dtype="float64")
+        values[rows] = population_denominators(part).reindex(keys[rows]).to_numpy(dtype="float64")
     return values, None
 
 
@@ -637,7 +639,7 @@ def child_population(
     Parameters
     ----------
     population : DataFrame or LoadResult
-        ``oblast, year, age_band, population`` (:func:`research_lib.io.placements.load_population`),
+        ``oblast, year, age_band, population`` (:func:`research_lib.io.population.load_population`),
         optionally by ``sex`` (summed here).
     years : sequence of int
         The years wanted.
@@ -656,7 +658,7 @@ def child_population(
     Totals are sums of complete sets of given figures only (never estimated):
     ``0-17`` is the given 0-17 figure, else ``0-3 + 4-6 + 7-17`` when all three
     are given; the country is the given ``all`` figure, else the sum of all 28
-    oblasts (:func:`research_lib.io.placements._population_table`).
+    oblasts (:func:`research_lib.stats.series.population_denominators`).
 
     Examples
     --------
@@ -670,7 +672,7 @@ def child_population(
     frame = population.valid if isinstance(population, LoadResult) else population
     if "sex" in frame.columns:
         frame = frame.groupby(["oblast", "year", "age_band"], as_index=False)["population"].sum()
-    table = _population_table(frame)
+    table = population_denominators(frame)
     years = [int(y) for y in years]
     keys = pd.MultiIndex.from_arrays([[str(oblast)] * len(years), years, [str(band)] * len(years)])
     values = table.reindex(keys).to_numpy(dtype="float64")
@@ -718,7 +720,7 @@ def care_indicators(
         (``sex`` too when ``by`` has it).
     population : DataFrame or LoadResult or None
         Child population ``oblast, year, [age_band], [sex], population`` (see
-        :func:`research_lib.io.placements.load_population`). ``None``: the per-100k
+        :func:`research_lib.io.population.load_population`). ``None``: the per-100k
         indicators are NaN with method "no denominator" - never estimated.
     years : sequence of int, optional
         Calendar years; default from the first start year to the last year with
@@ -769,7 +771,7 @@ def care_indicators(
     *Counting.* Episodes are half-open ``[start_date, end_date)``: a child is in
     care at the end of 31 December when the episode started on or before that day
     and has no end date or ends after it (as
-    :func:`research_lib.io.placements.episodes_to_series`). Validated episodes of a
+    :func:`research_lib.stats.series.episodes_to_series`). Validated episodes of a
     child never overlap, so episodes counted are children counted. Own-family
     (``family``) episodes and young people aged 18+ are excluded (see the module
     docstring). Groups are those present in the episodes; a year without events
@@ -778,7 +780,7 @@ def care_indicators(
     *Rates.* Entries and children in care per ``per`` children of the oblast,
     year and age band (age at entry for entries, at 31 December for the stock;
     0-17 for all ages) with the exact Poisson (Garwood) interval of
-    :func:`research_lib.io.placements.poisson_rate_ci`; the population is taken as
+    :func:`research_lib.stats.intervals.poisson_rate_ci`; the population is taken as
     known exactly. National and 0-17 denominators are sums of complete sets only.
 
     *Ratio.* Residential (ЦНСТ + institution) / family-based (foster + kinship)

@@ -187,7 +187,7 @@ def project_to_target(
     ----------
     series : DataFrame
         One row per year: ``time`` (whole years, or dates such as the ``period``
-        of :func:`research_lib.io.placements.episodes_to_series`) and ``value`` (a
+        of :func:`research_lib.stats.series.episodes_to_series`) and ``value`` (a
         count, e.g. children aged 0-3 in residential care at 31 December).
     time, value : str
         Column names.

@@ -18,14 +18,11 @@ from research_lib.demo.episodes import (
     readme_section,
     write_demo_episodes,
 )
+from research_lib.io.episodes import load_episodes
 from research_lib.io.oblasts import load_oblasts
-from research_lib.io.placements import (
-    add_rates,
-    episodes_to_series,
-    load_episodes,
-    load_population,
-)
+from research_lib.io.population import load_population
 from research_lib.io.vocab import PLACEMENT_TYPES
+from research_lib.stats.series import add_rates, episodes_to_series
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from research_lib.errors import InputError
-from research_lib.io.placements import counts_as_read, load_counts, source_summary
+from research_lib.io.counts import load_counts
+from research_lib.stats.count_series import counts_as_read, source_summary
 from research_lib.studies.placements import pipeline as ps
 
 ASP = "АСП: Над 9000 деца в риск са защитени в сигурна семейна среда"

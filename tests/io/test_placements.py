@@ -11,22 +11,14 @@ import pytest
 from scipy import stats
 
 from research_lib.errors import InputError
+from research_lib.io.counts import load_counts, validate_counts
+from research_lib.io.episodes import entry_age_band, load_episodes, validate_episodes
+from research_lib.io.loader import parse_dates
 from research_lib.io.oblasts import load_oblasts
-from research_lib.io.placements import (
-    EXIT_REASONS,
-    add_rates,
-    entry_age_band,
-    episodes_to_series,
-    load_counts,
-    load_episodes,
-    load_population,
-    parse_dates,
-    poisson_rate_ci,
-    validate_counts,
-    validate_episodes,
-    validate_population,
-)
-from research_lib.io.vocab import PLACEMENT_TYPES
+from research_lib.io.population import load_population, validate_population
+from research_lib.io.vocab import EXIT_REASONS, PLACEMENT_TYPES
+from research_lib.stats.intervals import poisson_rate_ci
+from research_lib.stats.series import add_rates, episodes_to_series
 
 AS_OF = "2025-12-31"
 

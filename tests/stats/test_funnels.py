@@ -23,7 +23,6 @@ from statsmodels.stats.proportion import proportion_confint
 from research_lib.demo.episodes import LAGGING_OBLASTS, make_episodes, make_population
 from research_lib.errors import InputError
 from research_lib.io.oblasts import load_oblasts
-from research_lib.io.placements import episodes_to_series
 from research_lib.stats.funnels import (
     expected_false_flags,
     family_based_share,
@@ -37,6 +36,7 @@ from research_lib.stats.funnels import (
     plot_funnel,
     regional_rates,
 )
+from research_lib.stats.series import episodes_to_series
 
 RNG_SEED = 20251124
 # 28 oblast child populations of the demo's size range (synthetic)

@@ -6,7 +6,7 @@ References used (independent of research_lib.stats.indicators):
 * Garwood limits written out with scipy.stats.chi2, Clopper-Pearson / Wilson from
   statsmodels.stats.proportion.proportion_confint and closed forms of the beta
   quantiles for tiny counts;
-* on the demo data, research_lib.io.placements.episodes_to_series (stocks) and plain
+* on the demo data, research_lib.stats.series.episodes_to_series (stocks) and plain
   pandas counts (entries, exits).
 """
 
@@ -20,7 +20,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from research_lib.demo.episodes import make_episodes, make_population
 from research_lib.errors import InputError
-from research_lib.io.placements import episodes_to_series, validate_episodes
+from research_lib.io.episodes import validate_episodes
 from research_lib.stats.indicators import (
     INDICATOR_COLUMNS,
     care_indicators,
@@ -29,6 +29,7 @@ from research_lib.stats.indicators import (
     poisson_ratio_ci,
     wilson_ci,
 )
+from research_lib.stats.series import episodes_to_series
 
 NAT = None
 

@@ -88,7 +88,7 @@ def test_findings_come_from_published_figures(national):
 def test_counts_only_input(tmp_path, national):
     """Users with only published counts get the series and the ITS, not the child-level analyses."""
     data, _, _ = national
-    from research_lib.io.placements import episodes_to_series
+    from research_lib.stats.series import episodes_to_series
 
     series = episodes_to_series(data.episodes, freq="MS", by=("placement_type",), end=data.as_of)
     table = series.assign(

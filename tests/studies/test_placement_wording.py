@@ -153,7 +153,8 @@ def test_method_text_says_what_was_fitted() -> None:
 @pytest.fixture(scope="module")
 def small_study():
     from research_lib.demo.episodes import make_episodes, make_population
-    from research_lib.io.placements import population_child_bands, validate_episodes
+    from research_lib.io.episodes import validate_episodes
+    from research_lib.stats.demography import population_child_bands
 
     load = validate_episodes(make_episodes(seed=5, n_children=3000), as_of="2025-12-31")
     episodes = load.valid
@@ -278,7 +279,7 @@ def test_reunification_is_reported_by_entry_cohort(small_study) -> None:
 
 def test_a_move_to_another_oblast_is_a_transfer_there_not_an_entry() -> None:
     """Entry kinds are judged on the child's whole history, not on the oblast's records."""
-    from research_lib.io.placements import validate_episodes
+    from research_lib.io.episodes import validate_episodes
 
     raw = pd.DataFrame(
         {

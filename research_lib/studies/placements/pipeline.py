@@ -57,26 +57,24 @@ import pandas as pd
 
 from research_lib.disclosure.suppression import figure_rows, to_published
 from research_lib.errors import InputError
+from research_lib.io.counts import load_counts
+from research_lib.io.episodes import entry_age_band, load_episodes
 from research_lib.io.loader import LoadResult
 from research_lib.io.oblasts import NATIONAL, resolve_scope
-from research_lib.io.placements import (
-    add_rates,
+from research_lib.io.population import load_population
+from research_lib.stats.count_series import (
     count_oblasts,
     counts_as_read,
-    entry_age_band,
-    episodes_to_series,
-    load_counts,
-    load_episodes,
-    load_population,
-    population_child_bands,
     source_summary,
     stock_measures,
     stock_totals,
     yearly_flows,
     yearly_stocks,
 )
+from research_lib.stats.demography import population_child_bands
 from research_lib.stats.indicators import wilson_ci
 from research_lib.stats.its import ITSResult, fit_its
+from research_lib.stats.series import add_rates, episodes_to_series
 from research_lib.stats.time_in_care import (
     exit_pathways,
     first_spells,
