@@ -31,14 +31,11 @@ from research_lib.io.loader import (
 from research_lib.io.readers import read_table
 from research_lib.io.vocab import (
     CHILD_AGE_BAND,
+    POPULATION_AGE_BANDS,
     as_text,
 )
 
 __all__ = ["POPULATION_AGE_BANDS", "load_population", "validate_population", "nsi_band_start"]
-
-
-#: Age bands a population table may have: the three child bands and their total.
-POPULATION_AGE_BANDS: tuple[str, ...] = ("0-3", "4-6", "7-17", CHILD_AGE_BAND)
 
 
 def load_population(path: str | Path) -> LoadResult:

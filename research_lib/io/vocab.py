@@ -31,6 +31,11 @@ __all__ = [
     "PERIOD_MONTHS",
     "STOCK_COLUMNS",
     "FLOW_COLUMNS",
+    "CHILD_AGE_BANDS",
+    "POPULATION_AGE_BANDS",
+    "FAMILY_BASED",
+    "RESIDENTIAL",
+    "FORMAL_CARE",
 ]
 
 #: Canonical placement types, in the order tables and plots show them.
@@ -169,7 +174,9 @@ EXIT_ALIASES: dict[str, str] = {
 
 #: Age bands at entry (completed years at ``start_date``); "18+" only occurs for
 #: young people placed at 18-20 (e.g. in a ЦНСТ for young people).
-AGE_BANDS: tuple[str, ...] = ("0-3", "4-6", "7-17", "18+")
+#: Child age bands (completed years): the bands of entries and of population tables.
+CHILD_AGE_BANDS: tuple[str, ...] = ("0-3", "4-6", "7-17")
+AGE_BANDS: tuple[str, ...] = (*CHILD_AGE_BANDS, "18+")
 
 
 AGE_BAND_EDGES = (0, 4, 7, 18)
@@ -177,6 +184,13 @@ AGE_BAND_EDGES = (0, 4, 7, 18)
 
 #: The band of all children (0-17), the denominator of rates without an age band.
 CHILD_AGE_BAND = "0-17"
+#: Age bands a population table may have: the three child bands and their total.
+POPULATION_AGE_BANDS: tuple[str, ...] = (*CHILD_AGE_BANDS, CHILD_AGE_BAND)
+
+#: Family-based care and residential care; together, formal care.
+FAMILY_BASED: tuple[str, ...] = ("foster", "kinship")
+RESIDENTIAL: tuple[str, ...] = ("cnst", "institution")
+FORMAL_CARE: tuple[str, ...] = FAMILY_BASED + RESIDENTIAL
 
 
 #: Count columns of the series layout.

@@ -71,7 +71,13 @@ from scipy import stats
 from research_lib.errors import InputError
 from research_lib.io.loader import LoadResult
 from research_lib.io.oblasts import NATIONAL
-from research_lib.io.vocab import CHILD_AGE_BAND
+from research_lib.io.vocab import (
+    CHILD_AGE_BAND,
+    CHILD_AGE_BANDS,
+    FAMILY_BASED,
+    FORMAL_CARE,
+    RESIDENTIAL,
+)
 from research_lib.stats.intervals import poisson_rate_ci
 from research_lib.stats.series import population_denominators
 
@@ -95,10 +101,6 @@ __all__ = [
     "poisson_ratio_ci",
 ]
 
-#: Family-based care and residential care; together, formal care.
-FAMILY_BASED: tuple[str, ...] = ("foster", "kinship")
-RESIDENTIAL: tuple[str, ...] = ("cnst", "institution")
-FORMAL_CARE: tuple[str, ...] = FAMILY_BASED + RESIDENTIAL
 #: Exit reasons that take a child from residential care to a family setting.
 EXITS_TO_FAMILY: tuple[str, ...] = ("reunified", "adopted", "foster", "kinship")
 #: Exit reasons that are moves within residential care (not exits from it).
@@ -106,7 +108,7 @@ EXITS_WITHIN_RESIDENTIAL: tuple[str, ...] = ("cnst",)
 #: Exit reasons that move a child to another placement (possible transfers).
 _TRANSFER_REASONS: tuple[str, ...] = ("foster", "kinship", "cnst")
 #: Child age bands (completed years) and their edges.
-CHILD_BANDS: tuple[str, ...] = ("0-3", "4-6", "7-17")
+CHILD_BANDS: tuple[str, ...] = CHILD_AGE_BANDS
 _BAND_EDGES = np.array([4.0, 7.0])
 _ADULT = 18
 #: Columns ``by`` may name, and the label of their total rows.

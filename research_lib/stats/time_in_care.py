@@ -56,6 +56,7 @@ from lifelines.utils import qth_survival_times
 from scipy import stats
 
 from research_lib.errors import InputError
+from research_lib.io.vocab import EXIT_REASONS
 
 __all__ = [
     "EXIT_REASONS",
@@ -74,16 +75,6 @@ __all__ = [
     "plot_time_in_care",
 ]
 
-#: Canonical exit reasons, in the order tables show them.
-EXIT_REASONS: tuple[str, ...] = (
-    "reunified",
-    "adopted",
-    "foster",
-    "kinship",
-    "cnst",
-    "aged_out",
-    "other",
-)
 #: Exit reason given to an ended episode whose ``exit_reason`` is missing.
 UNKNOWN_REASON = "unknown"
 #: Days per unit of ``duration``: a month is 365.25 / 12 = 30.4375 days.
