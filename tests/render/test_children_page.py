@@ -97,7 +97,7 @@ def test_page_names_what_the_comparison_took_into_account(qol_codebook):
 @pytest.mark.parametrize("language", ["bg", "en"])
 def test_page_never_says_a_placement_causes_anything(qol_codebook, language):
     """Every sentence a child could read, for every domain and group, is free of causal words."""
-    labels = Path(__file__).parents[2] / "research_lib" / "labels.yaml"
+    labels = Path(__file__).parents[2] / "research_lib" / "render" / "labels.yaml"
     children = yaml.safe_load(labels.read_text(encoding="utf-8"))["children"]
     for key, entry in children.items():
         assert not CAUSAL.search(entry[language]), (key, entry[language])
