@@ -6,21 +6,55 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 KERNEL := research-lib
+# The locked stack (exact versions and hashes, made by `make lock`) and the uv that installs it:
+# a uv on PATH, else this pinned release, which pip puts once in the user's cache (not in .venv).
+LOCK   := requirements.lock
+UV_VERSION := 0.13.9
+UV_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/di-workbench/uv-$(UV_VERSION)
+UV     ?= $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
+UV_GET := "$(UV)" --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet \
+	--disable-pip-version-check --target $(UV_HOME) 'uv==$(UV_VERSION)'
 CODEBOOK := surveys/qol-child-v1.yaml
 
-.PHONY: help setup demo demo-data studies browser test lint lab bench notebooks clean
+.PHONY: help setup lock demo demo-data studies browser test lint lab bench notebooks clean
 
 help:            ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml $(LOCK)
+	@$(UV_GET) || echo "--- uv could not be installed: pip it is"
+	@if "$(UV)" --version >/dev/null 2>&1; then \
+	  echo "--- installing $(LOCK) and the project with $$("$(UV)" --version)"; \
+	  $(PYTHON) -m venv --without-pip $(VENV) && \
+	  { "$(UV)" pip install --quiet --offline --python $(BIN)/python -r $(LOCK) -e . 2>/dev/null || \
+	    "$(UV)" pip install --quiet --python $(BIN)/python -r $(LOCK) -e . ; } && \
+	  "$(UV)" pip check --quiet --python $(BIN)/python; \
+	else \
+	  echo "--- installing $(LOCK) and the project with pip"; \
+	  $(PYTHON) -m venv $(VENV) && \
+	  $(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK) && \
+	  $(BIN)/python -m pip install --quiet --no-deps -e . && \
+	  $(BIN)/python -m pip check >/dev/null; \
+	fi || { echo "$(LOCK) does not install or does not satisfy pyproject.toml: make lock"; exit 1; }
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DI workbench (research_lib)"
 	touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv, install the project and its Jupyter kernel
+setup: $(STAMP)  ## create .venv, install the locked stack ($(LOCK)), the project and its Jupyter kernel
+
+lock:  ## re-resolve pyproject.toml with pip in a scratch venv; write its exact versions, hashed, to $(LOCK)
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	build/lock-venv/bin/python -m pip install --quiet '.[dev]'
+	build/lock-venv/bin/python -m pip freeze --all --exclude research-lib --exclude setuptools \
+		> build/pip-resolution.txt
+	echo pip > build/lock-tools.in
+	@$(UV_GET)
+	"$(UV)" pip compile --quiet pyproject.toml build/lock-tools.in --extra dev --universal \
+		--python-version 3.11.5 --generate-hashes --custom-compile-command "make lock" \
+		-c build/pip-resolution.txt -o $(LOCK)
+	rm -rf build/lock-venv
+	@echo "$(LOCK) rewritten: review git diff $(LOCK), then make setup (it reinstalls) and commit"
 
 demo-data: setup  ## generate the synthetic demo data in data/demo/
 	$(BIN)/python -m research_lib demo-data

@@ -2,13 +2,16 @@
 
 Every run folder ``reports/<study>/<oblast-slug>/`` holds a ``provenance.json``
 that says what produced its report: the parameters, the sha256 of every input
-file, of the notebook and of the library's code, package versions, the git
-commit, when it ran and whether it succeeded. The same hashes decide whether a
+file, of the notebook and of the library's code, package versions (with the
+sha256 of the lock file ``requirements.lock`` they were installed from, and
+any key package that is not at its locked version), the git commit, when it
+ran and whether it succeeded. The same hashes decide whether a
 rerun can be skipped (:func:`run_hash`).
 
 * :func:`sha256_file`, :func:`code_hash` — content hashes (the code hash covers
   the notebook's library, ``research_lib``, and the reference tables it reads).
-* :func:`package_versions`, :func:`git_state` — the software a run used.
+* :func:`package_versions`, :func:`git_state` — the software a run used;
+  :func:`locked_versions` reads the pins of the lock file (:data:`LOCK_FILE`).
 * :func:`run_hash` — one hash over everything that determines a run's outputs.
 * :func:`write_provenance`, :func:`read_provenance` — the JSON record.
 * :func:`public_path`, :func:`scrub_text`, :func:`scrub_notebook` — published
@@ -33,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -46,10 +50,12 @@ from research_lib.paths import PROJECT_ROOT, REFERENCE_DIR
 __all__ = [
     "PROVENANCE_FILE",
     "VERSIONED_PACKAGES",
+    "LOCK_FILE",
     "sha256_file",
     "tree_hash",
     "code_hash",
     "package_versions",
+    "locked_versions",
     "git_state",
     "run_hash",
     "write_provenance",
@@ -78,6 +84,11 @@ VERSIONED_PACKAGES = (
     "ipykernel",
     "pyarrow",
 )
+
+#: The lock file ``make setup`` installs from (exact versions and hashes; ``make lock`` writes it).
+LOCK_FILE = PROJECT_ROOT / "requirements.lock"
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # research_lib/
 _CODE_SUFFIXES = {".py", ".yaml", ".yml", ".csv", ".json", ".txt"}
@@ -135,14 +146,77 @@ def code_hash(folders: Sequence[Path] | None = None) -> str:
     return digest.hexdigest()
 
 
-def package_versions(names: Iterable[str] = VERSIONED_PACKAGES) -> dict[str, str | None]:
-    """Installed versions (``None`` for a package that is not installed), and Python's."""
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_versions(lock: str | Path = LOCK_FILE) -> dict[str, str]:
+    """The ``name==version`` pins of a requirements lock, by normalised name.
+
+    Parameters
+    ----------
+    lock : str or Path
+        A requirements file of exact pins (``--hash`` lines and markers allowed).
+
+    Returns
+    -------
+    dict
+        ``{name: version}``, names lower-case with ``-`` for ``_`` and ``.``; a
+        name pinned twice (under different environment markers) keeps its first pin.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     lock = Path(folder) / "requirements.lock"
+    ...     pins = ["Pandas==2.3.3 \\\\", "    --hash=sha256:ab", "nh3==0.3.2 ; os_name != 'nt'"]
+    ...     _ = lock.write_text("\\n".join(pins))
+    ...     locked_versions(lock)
+    {'pandas': '2.3.3', 'nh3': '0.3.2'}
+    """
+    pins: dict[str, str] = {}
+    for name, version in _PIN.findall(Path(lock).read_text(encoding="utf-8")):
+        pins.setdefault(_canonical(name), version)
+    return pins
+
+
+def package_versions(
+    names: Iterable[str] = VERSIONED_PACKAGES, lock: str | Path | None = LOCK_FILE
+) -> dict[str, str | None]:
+    """Installed versions, Python's, and how they stand to the lock file.
+
+    Parameters
+    ----------
+    names : iterable of str
+        The packages to list (``None`` for one that is not installed).
+    lock : str, Path or None
+        The lock file the environment was installed from (``make setup``).
+
+    Returns
+    -------
+    dict
+        ``{"python": ..., name: version, ...}``, plus ``"lock_sha256"`` (the
+        sha256 of the lock file, which names the exact stack) and
+        ``"lock_mismatches"`` (``""`` when each listed package that the lock
+        pins is at its locked version, else e.g. ``"pandas 3.1.1 (locked
+        2.3.3)"``); both ``None`` when there is no lock file.
+    """
+    names = tuple(names)
     versions: dict[str, str | None] = {"python": ".".join(str(v) for v in sys.version_info[:3])}
     for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    versions["lock_sha256"] = versions["lock_mismatches"] = None
+    if lock is not None and Path(lock).is_file():
+        versions["lock_sha256"] = sha256_file(lock)
+        locked = locked_versions(lock)
+        versions["lock_mismatches"] = "; ".join(
+            f"{name} {versions[name]} (locked {locked[_canonical(name)]})"
+            for name in names
+            if _canonical(name) in locked and versions[name] != locked[_canonical(name)]
+        )
     return versions
 
 

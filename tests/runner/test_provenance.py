@@ -22,8 +22,11 @@ from research_lib.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from research_lib.render.reporting import REPORT_CSS
 from research_lib.runner import runs
 from research_lib.runner.provenance import (
+    LOCK_FILE,
+    VERSIONED_PACKAGES,
     code_hash,
     git_state,
+    locked_versions,
     package_versions,
     path_replacements,
     public_path,
@@ -108,6 +111,70 @@ def test_package_versions_and_git_state():
     if state is not None:  # a git checkout; an exported tarball has none
         assert re.fullmatch(r"[0-9a-f]{40}", state["commit"]) and isinstance(state["dirty"], bool)
     assert git_state.__wrapped__(Path("/")) is None or Path("/.git").exists()
+
+
+def test_package_versions_name_the_lock_and_what_is_off_it(tmp_path):
+    installed = package_versions()
+    lock = tmp_path / "requirements.lock"
+    lock.write_text(
+        f"numpy==0.0.1 \\\n    --hash=sha256:{'0' * 64}\n"
+        f"Pandas=={installed['pandas']} ; python_version >= '3.11'\n"
+        "pandas==0.0.2 ; python_version < '3.11'\n"  # a second pin: the first counts
+        "# scipy==0.0.3 is a comment\n",
+        encoding="utf-8",
+    )
+    assert locked_versions(lock) == {"numpy": "0.0.1", "pandas": installed["pandas"]}
+    versions = package_versions(lock=lock)
+    assert versions["lock_sha256"] == sha256_file(lock)
+    assert versions["lock_mismatches"] == f"numpy {installed['numpy']} (locked 0.0.1)"
+    for absent in (None, tmp_path / "absent.lock"):
+        off = package_versions(lock=absent)
+        assert off["lock_sha256"] is None and off["lock_mismatches"] is None
+    # the project's own lock, which make setup installs from
+    assert installed["lock_sha256"] == sha256_file(LOCK_FILE)
+    assert isinstance(installed["lock_mismatches"], str)
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    """``{name: specifier}`` of pyproject.toml's dependencies and its dev extra."""
+    import tomllib
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    lines = [
+        *project["project"]["dependencies"],
+        *project["project"]["optional-dependencies"]["dev"],
+    ]
+    return {re.split(r"[<>=!~ ;\[]", line, maxsplit=1)[0]: line for line in lines}
+
+
+def test_lock_is_true_to_pyproject_and_environment_yml():
+    """Every dependency is pinned, hashed, inside its range; conda's list is pyproject's."""
+    import yaml
+    from packaging.requirements import Requirement
+
+    wanted = _pyproject_requirements()
+    locked = locked_versions(LOCK_FILE)
+    for name, line in wanted.items():
+        requirement = Requirement(line)
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        assert key in locked, f"{name} is not in {LOCK_FILE.name}: make lock"
+        assert requirement.specifier.contains(locked[key], prereleases=True), (line, locked[key])
+    for name in (*VERSIONED_PACKAGES[1:], "lifelines", "pip"):
+        assert re.sub(r"[-_.]+", "-", name).lower() in locked, name
+    text = LOCK_FILE.read_text(encoding="utf-8")
+    pins = re.findall(r"^[A-Za-z0-9][^\n]*==[^\n]*$", text, flags=re.MULTILINE)
+    assert pins and all(pin.endswith("\\") for pin in pins), "every pin carries its hashes"
+
+    conda = yaml.safe_load((PROJECT_ROOT / "environment.yml").read_text(encoding="utf-8"))
+    listed = []
+    for item in conda["dependencies"]:
+        listed.extend(item["pip"] if isinstance(item, dict) else [item])
+    listed = [
+        re.sub(r"\s+#.*", "", item).strip()
+        for item in listed
+        if re.split(r"[<>=!~ ]", item, maxsplit=1)[0] not in {"python", "pip", "-e"}
+    ]
+    assert sorted(listed) == sorted(wanted.values())
 
 
 def test_provenance_round_trip(tmp_path):
@@ -213,6 +280,7 @@ def test_real_run_outputs_and_provenance(qol_run, qol_codebook):
     assert re.fullmatch(r"[0-9a-f]{64}", record["run_hash"])
     for name in ("pandas", "numpy", "statsmodels", "pingouin", "papermill", "research_lib"):
         assert record["versions"][name]
+    assert record["versions"]["lock_sha256"] == sha256_file(LOCK_FILE)
     assert record["git"] is None or re.fullmatch(r"[0-9a-f]{40}", record["git"]["commit"])
     start = datetime.fromisoformat(record["start_time"])
     end = datetime.fromisoformat(record["end_time"])
