@@ -2,6 +2,10 @@
 
 Every label a report shows comes from ``labels.yaml`` beside this module, never
 from a code identifier. Bulgarian is the default language, English the second.
+The words of the brief's grading (grades, actors, designs, reasons, names of
+tables and measures) are in ``grading.yaml`` beside it, read by the same
+:func:`text` under the key ``grading`` (``text("grading.grade.low")``): one text
+system, one file format.
 
 Examples
 --------
@@ -27,11 +31,18 @@ __all__ = ["LANGUAGES", "check_language", "text", "has_text", "group_label"]
 
 LANGUAGES = ("bg", "en")
 _FILE = Path(__file__).with_name("labels.yaml")
+#: Further text files, mounted under a top-level key of the one table.
+_MOUNTED = {"grading": Path(__file__).with_name("grading.yaml")}
 
 
 @cache
 def _table() -> dict[str, Any]:
-    return yaml.safe_load(_FILE.read_text(encoding="utf-8"))
+    table = yaml.safe_load(_FILE.read_text(encoding="utf-8"))
+    for key, path in _MOUNTED.items():
+        if key in table:
+            raise InputError(f"{_FILE.name} has a top-level key {key!r} that {path.name} uses")
+        table[key] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return table
 
 
 def check_language(language: str) -> str:
@@ -65,7 +76,7 @@ def text(key: str, language: str = "bg", **values: object) -> str:
     """
     entry = _entry(key)
     if entry is None:
-        raise KeyError(f"no label {key!r} in {_FILE.name}")
+        raise KeyError(f"no label {key!r} in {_FILE.name} or {', '.join(_MOUNTED)}.yaml")
     template = entry.get(check_language(language)) or entry["bg"]
     return template.format(**values) if values else template
 

@@ -882,9 +882,7 @@ def test_adjustment_in_the_text_comes_from_the_published_rows(language):
 def test_grading_texts_call_no_difference_an_effect():
     """The reasons of a grade (GRADE's "large effect" upgrade included) say "difference"."""
     texts = yaml.safe_load(
-        (Path(__file__).parents[2] / "research_lib/studies/brief/brief_text.yaml").read_text(
-            encoding="utf-8"
-        )
+        (Path(__file__).parents[2] / "research_lib/render/grading.yaml").read_text(encoding="utf-8")
     )
     for key, entry in texts["reason"].items():
         for language in ("bg", "en"):

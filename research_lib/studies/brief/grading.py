@@ -9,7 +9,7 @@ figures that triggered the rule, the quality figures of the same study
 other oblasts or waves.
 
 The criteria are stated in the Notes of :func:`grade`; the reader-facing
-sentences live in ``brief_text.yaml`` beside this module (with the labels of
+sentences live in ``research_lib/render/grading.yaml`` (with the labels of
 tables, groups and measures, which :func:`figure_label` uses).
 
 Examples
@@ -33,11 +33,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import pandas as pd
-import yaml
 
 from research_lib.errors import InputError
 from research_lib.io.oblasts import load_oblasts, oblast_name
@@ -98,7 +96,6 @@ QUALITY_TABLES: frozenset[str] = frozenset(
     {"sample", "reliability_alpha", "reliability_omega", "item_missing", "icc"}
 )
 
-_TEXT_FILE = Path(__file__).with_name("brief_text.yaml")
 _DIGITS = {"points": 1, "ratio": 2, "coefficient": 2, "months": 0, "count": 0, "flag": 0}
 _UNGRADED_SCALES = ("count", "flag")
 
@@ -575,22 +572,16 @@ def _large_effect(
 # --------------------------------------------------------------------------- text
 
 
-@cache
-def _texts() -> dict[str, Any]:
-    return yaml.safe_load(_TEXT_FILE.read_text(encoding="utf-8"))
-
-
-def _entry(key: str) -> dict[str, str] | None:
-    node: Any = _texts()
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node if isinstance(node, dict) and "bg" in node else None
+def _entry(key: str) -> bool:
+    """Whether the grading text ``key`` exists."""
+    return has_text(f"grading.{key}")
 
 
 def phrase(key: str, language: str = "bg", **values: object) -> str:
-    """A sentence or label of ``brief_text.yaml`` (dotted ``key``) in ``language``.
+    """A sentence or label of the grading (``render/grading.yaml``, dotted ``key``) in ``language``.
+
+    The same text system as every label: :func:`research_lib.render.labels.text`
+    with the key ``grading.<key>``.
 
     Examples
     --------
@@ -599,11 +590,7 @@ def phrase(key: str, language: str = "bg", **values: object) -> str:
     >>> phrase("piece.ci_range", "en", low="1.0", high="2.0")
     '1.0 to 2.0'
     """
-    entry = _entry(key)
-    if entry is None:
-        raise KeyError(f"no text {key!r} in {_TEXT_FILE.name}")
-    template = entry.get(check_language(language)) or entry["bg"]
-    return template.format(**values) if values else template
+    return text(f"grading.{key}", language, **values)
 
 
 def _resolve(values: Values, language: str) -> dict[str, object]:
@@ -746,7 +733,7 @@ def group_text(group: str, language: str = "bg") -> str:
     >>> group_text("cnst"), group_text("BG421", "en"), group_text("residential_0_3", "en")
     ('ЦНСТ', 'Plovdiv', 'children aged 0-3 in residential care')
     """
-    if _entry(f"group.{group}") is not None:
+    if _entry(f"group.{group}"):
         return phrase(f"group.{group}", language)
     if group in _oblast_codes():
         return oblast_name(group, language)
@@ -762,7 +749,7 @@ def measure_text(measure: str, language: str = "bg") -> str:
     A reference date of a published stock (``2023-12-31``, ``2014-12``) is
     written as a date (:func:`date_words`).
     """
-    if _entry(f"measure.{measure}") is not None:
+    if _entry(f"measure.{measure}"):
         return phrase(f"measure.{measure}", language)
     if "-" in str(measure) and _DATE_LABEL.match(str(measure)):
         return date_words(measure, language)
