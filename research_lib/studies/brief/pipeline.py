@@ -28,10 +28,12 @@ import pandas as pd
 from research_lib.disclosure.suppression import read_published
 from research_lib.io.codebook import Codebook
 from research_lib.io.oblasts import load_oblasts, oblast_name
+from research_lib.paths import is_demo_data, project_path
 from research_lib.render.labels import has_text, text
 from research_lib.render.reporting import BRIEF_CSS_RULES, format_estimate
 from research_lib.studies.brief import Evaluation
 from research_lib.studies.brief.grading import (
+    LEVELS,
     Figure,
     adjusted_for,
     adjusted_phrase,
@@ -59,7 +61,8 @@ __all__ = [
 ]
 
 STUDY_NAMES = ("qol", "placements")
-GRADE_ORDER = ("high", "moderate", "low", "very low")
+#: Grades from the most to the least certain (the grading's LEVELS, reversed).
+GRADE_ORDER: tuple[str, ...] = tuple(reversed(LEVELS))
 
 
 @dataclass(frozen=True)
@@ -323,7 +326,7 @@ def is_synthetic(published_paths: Mapping[str, str | Path | None]) -> bool:
         names = inputs.values() if isinstance(inputs, dict) else inputs
         for entry in names:
             location = entry.get("path", "") if isinstance(entry, dict) else str(entry)
-            if str(location).startswith("data/demo/"):
+            if location and is_demo_data(project_path(str(location))):
                 return True
     return False
 
