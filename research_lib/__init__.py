@@ -25,4 +25,4 @@ __all__ = [
     "validate_responses",
 ]
 
-__version__ = "0.1.0"
+from research_lib.version import __version__ as __version__  # noqa: E402 - re-exported

@@ -13,10 +13,10 @@ Command line: ``python -m research_lib form CODEBOOK --to xlsform|paper|entry OU
 """
 
 from research_lib.fielding.entry import write_entry_template
-from research_lib.fielding.form import Choice, Question, Section, build_form
-from research_lib.fielding.kobo import normalise_export
 from research_lib.fielding.paper import write_paper
 from research_lib.fielding.xlsform import write_xlsform
+from research_lib.io.form import Choice, Question, Section, build_form
+from research_lib.io.kobo import normalise_export
 
 __all__ = [
     "Choice",

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from research_lib.fielding.form import build_form, data_questions, target_ages
 from research_lib.io.codebook import Codebook
+from research_lib.io.form import build_form, data_questions, target_ages
 
 __all__ = ["write_entry_template", "ENTRY_ROWS"]
 

@@ -20,14 +20,14 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from research_lib.fielding.form import (
+from research_lib.io.codebook import Codebook
+from research_lib.io.form import (
     HELPLINE,
     Question,
     age_version,
     build_form,
     form_texts,
 )
-from research_lib.io.codebook import Codebook
 
 __all__ = ["paper_html", "write_paper", "face_svg"]
 

@@ -5,7 +5,7 @@ and ``settings`` — with labels in Bulgarian and English (``label::Българ
 (bg)``, ``label::English (en)``). Choice names are the codebook's own codes
 (``1`` … ``5``, and ``-8`` / ``-7`` for "Не знам" / "Не искам да кажа"), so a
 "XML values" export comes back in the codes the survey loader expects, and a
-"labels" export is mapped back by :mod:`research_lib.fielding.kobo`.
+"labels" export is mapped back by :mod:`research_lib.io.kobo`.
 
 Checked in the tests by converting the file with pyxform, the reference
 XLSForm-to-XForm converter that KoboToolbox and ODK Central use.
@@ -17,8 +17,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from research_lib.fielding.form import Question, Section, build_form, form_texts
 from research_lib.io.codebook import Codebook
+from research_lib.io.form import Question, Section, build_form, form_texts
 
 __all__ = ["LANGUAGES", "xlsform_sheets", "write_xlsform"]
 
@@ -62,7 +62,7 @@ def xlsform_sheets(
 ) -> dict[str, list[dict[str, str]]]:
     """The rows of the ``survey``, ``choices`` and ``settings`` sheets.
 
-    Parameters are those of :func:`~research_lib.fielding.form.build_form`;
+    Parameters are those of :func:`~research_lib.io.form.build_form`;
     ``sections`` may pass a form already built.
 
     Returns

@@ -193,7 +193,7 @@ def load_responses(path: str | Path, codebook: Codebook) -> LoadResult:
     path : str or Path
         CSV (UTF-8, UTF-8 with BOM or Windows-1251; comma, semicolon or tab),
         XLSX, SPSS ``.sav`` or a KoboToolbox / ODK export ("XML values" or
-        "labels", see :func:`research_lib.fielding.kobo.normalise_export`).
+        "labels", see :func:`research_lib.io.kobo.normalise_export`).
     codebook : Codebook
         The instrument the file was collected with.
 
@@ -209,7 +209,7 @@ def load_responses(path: str | Path, codebook: Codebook) -> LoadResult:
     """
     numeric = [*codebook.item_ids, "age", "weight"]
     raw = read_table(path, numeric_columns=numeric)
-    from research_lib.fielding.kobo import normalise_export  # Kobo labels, declined assent
+    from research_lib.io.kobo import normalise_export  # Kobo labels, declined assent
 
     raw = normalise_export(raw, codebook)
     return validate_responses(

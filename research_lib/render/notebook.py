@@ -42,7 +42,6 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-import research_lib
 from research_lib.disclosure.suppression import write_published
 from research_lib.disclosure.voices import select_quotes
 from research_lib.io.codebook import Codebook
@@ -51,6 +50,7 @@ from research_lib.paths import display_path, project_path
 from research_lib.render.labels import check_language, text
 from research_lib.render.markup import md_text, quote_html
 from research_lib.render.reporting import set_theme, table_html
+from research_lib.version import __version__
 
 __all__ = [
     "PANDAS_OPTIONS",
@@ -232,7 +232,7 @@ def date_text(day: datetime.date | pd.Timestamp, language: str) -> str:
 def footer_markdown(language: str, today: datetime.date | None = None) -> str:
     """The report's last line: the date it was generated and the library version."""
     day = (today or datetime.date.today()).isoformat()
-    generated = text("common.generated", language, date=day, version=research_lib.__version__)
+    generated = text("common.generated", language, date=day, version=__version__)
     return f"<p class='generated'>{generated}</p>"
 
 

@@ -19,15 +19,15 @@ from openpyxl import load_workbook
 from pyxform.xls2xform import convert
 
 from research_lib.fielding.entry import write_entry_template
-from research_lib.fielding.form import HELPLINE, build_form
 from research_lib.fielding.paper import paper_html
 from research_lib.fielding.xlsform import write_xlsform, xlsform_sheets
 from research_lib.io.codebook import parse_codebook
+from research_lib.io.form import HELPLINE, build_form
 from research_lib.io.surveys import load_responses, validate_responses
 from research_lib.paths import SURVEYS_DIR
 from research_lib.runner.cli import main
 from research_lib.stats.scoring import score_responses
-from tests.fielding.test_fielding_kobo import BOOK, plain_answers
+from tests.io.test_kobo import BOOK, plain_answers
 
 RAW = yaml.safe_load((SURVEYS_DIR / "qol-child-v1.yaml").read_text(encoding="utf-8"))
 

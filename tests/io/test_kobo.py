@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from research_lib.fielding.kobo import DECLINED_PROBLEM
 from research_lib.fielding.xlsform import LANGUAGES, write_xlsform
 from research_lib.io.codebook import load_codebook
+from research_lib.io.kobo import DECLINED_PROBLEM
 from research_lib.io.surveys import load_responses
 from research_lib.paths import SURVEYS_DIR
 from research_lib.stats.scoring import score_responses

@@ -4,7 +4,7 @@ The reader (:mod:`research_lib.io.readers`) already recognises a Kobo export, st
 the group prefixes (``relationships/rel_01`` -> ``rel_01``) and sets the
 metadata columns (``_uuid``, ``_submission_time``, ``start``, ``end``, ``_index``
 ...) aside. :func:`normalise_export` does the rest, from the same form model
-the XLSForm was generated from (:func:`~research_lib.fielding.form.build_form`):
+the XLSForm was generated from (:func:`~research_lib.io.form.build_form`):
 
 * **"labels" exports** — headers are the questions' labels and answers are the
   choices' labels, in Bulgarian or English: headers are renamed to the column
@@ -26,14 +26,14 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from research_lib.fielding.form import (
+from research_lib.io.codebook import Codebook
+from research_lib.io.form import (
     ASSENT,
     ASSENT_NO,
     Question,
     build_form,
     data_questions,
 )
-from research_lib.io.codebook import Codebook
 from research_lib.io.readers import RawTable
 
 __all__ = ["normalise_export", "DECLINED_PROBLEM"]
