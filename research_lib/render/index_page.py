@@ -1,25 +1,29 @@
-"""``reports/index.html``: the coordinators' entry point to every report.
+"""The index page (``reports/index.html``): the coordinators' entry point to every report.
 
-:func:`build_index` reads the ``provenance.json`` of every run folder
-``reports/<study>/<oblast-slug>/`` and writes one static page with
+:func:`index_html` turns the provenance records of every run folder
+``reports/<study>/<oblast-slug>/`` (collected by
+:func:`research_lib.runner.index.build_index`, which writes the page) into one
+static page with
 
 1. a table of the 28 oblasts (and the country) with each study's headline
-   figure — the :class:`~research_lib.runner.runs.Headline` of the study, read from
-   the run's ``published.csv``; "—" where it is suppressed, missing or the run
-   failed — each figure linking to its report;
+   figure — the study's headline (from the study registry, passed in by the
+   runner, or recorded in the run's provenance), read from the run's
+   ``published.csv``; "—" where it is suppressed, missing or the run failed —
+   each figure linking to its report;
 2. the list of every report: study, oblast, date, a short hash of the input
    data, status and a relative link.
 
 A run that failed or was interrupted keeps its previous report: the page says
 "last run failed, showing the previous report of DATE" and links to it. A run
-recorded as running whose process is gone (its folder lock is free, or its
-pid is dead) is shown as interrupted, never as ready; a link is shown only
-when the report file exists.
+recorded as running whose process is gone is shown as interrupted, never as
+ready (the runner decides a record's ``_state``); a link is shown only when the
+report file exists.
 
 The page is Bulgarian by default (English with ``language="en"``), has no
 script, and reuses :data:`research_lib.render.reporting.REPORT_CSS`, so it reads on a
 phone and prints on A4. Links are relative, so the ``reports/`` folder can be
-copied or zipped as a whole.
+copied or zipped as a whole. This module reads published files only and
+imports nothing from the runner.
 
 Examples
 --------
@@ -32,27 +36,20 @@ from __future__ import annotations
 import datetime
 import html
 import math
-import os
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from research_lib.paths import REPORTS_DIR
 from research_lib.render.labels import check_language, has_text, text
-from research_lib.runner.outputs import lock_is_held, write_text_atomic
-from research_lib.runner.provenance import PROVENANCE_FILE, read_provenance
 
 __all__ = [
     "INDEX_FILE",
     "TEXT",
     "page_text",
-    "collect_runs",
-    "run_state",
     "shown_report",
     "headline_value",
-    "build_index",
+    "index_html",
 ]
 
 INDEX_FILE = "index.html"
@@ -136,53 +133,6 @@ def page_text(key: str, language: str = "bg", **values: object) -> str:
     return template.format(**values) if values else template
 
 
-def collect_runs(reports_dir: str | Path = REPORTS_DIR) -> list[dict[str, Any]]:
-    """The provenance record of every run folder ``<reports_dir>/<study>/<slug>/``.
-
-    Each record gets ``_folder`` (the folder's path relative to ``reports_dir``).
-    """
-    reports_dir = Path(reports_dir)
-    runs = []
-    for path in sorted(reports_dir.glob(f"*/*/{PROVENANCE_FILE}")):
-        if any(part.startswith(".") for part in path.relative_to(reports_dir).parts[:2]):
-            continue  # a run's temporary folder
-        record = read_provenance(path.parent)
-        if record is None:
-            continue
-        record["_folder"] = path.parent.relative_to(reports_dir).as_posix()
-        record["_state"] = run_state(record, path.parent)
-        runs.append(record)
-    return runs
-
-
-def _pid_alive(pid: Any) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError, TypeError, OverflowError):
-        return True
-    return True
-
-
-def run_state(record: Mapping[str, Any], folder: str | Path) -> str:
-    """``"ok"``, ``"failed"``, ``"running"`` or ``"interrupted"``.
-
-    A record still saying ``running`` is interrupted when no process holds the
-    folder's lock (a killed run releases it), or, without a lock file, when its
-    pid is dead on this machine.
-    """
-    status = str(record.get("status", "running"))
-    if status in {"ok", "failed", "interrupted"}:
-        return status
-    held = lock_is_held(Path(folder))
-    if held is not None:
-        return "running" if held else "interrupted"
-    if record.get("host") in {None, socket.gethostname()} and record.get("pid") is not None:
-        return "running" if _pid_alive(record["pid"]) else "interrupted"
-    return "running"
-
-
 def shown_report(
     record: Mapping[str, Any], reports_dir: str | Path
 ) -> tuple[str | None, Mapping[str, Any] | None]:
@@ -231,21 +181,18 @@ def headline_value(
     return float(value)
 
 
-def _title(record: Mapping[str, Any], language: str) -> str:
-    from research_lib.runner.runs import STUDIES
-
-    spec = STUDIES.get(record.get("study", ""))
-    key = spec.title_key if spec else record.get("title_key", "")
+def _title(record: Mapping[str, Any], language: str, titles: Mapping[str, str]) -> str:
+    """The study's title: its registered title key, else the one its run recorded."""
+    key = titles.get(record.get("study", ""), record.get("title_key", ""))
     return text(key, language) if key and has_text(key) else str(record.get("study", ""))
 
 
-def _headline(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    from research_lib.runner.runs import STUDIES
-
-    spec = STUDIES.get(record.get("study", ""))
-    if spec is not None:
-        return spec.headline.as_dict() if spec.headline else None
-    return record.get("headline")
+def _headline(
+    record: Mapping[str, Any], headlines: Mapping[str, Mapping[str, Any] | None]
+) -> Mapping[str, Any] | None:
+    """The study's headline: registered (None: it has none), else the one its run recorded."""
+    study = record.get("study", "")
+    return headlines[study] if study in headlines else record.get("headline")
 
 
 def _place(scope: str, language: str) -> str:
@@ -311,20 +258,26 @@ def _table(header: list[str], rows: list[list[str]], numeric_from: int | None = 
     )
 
 
-def _headline_table(runs: list[dict[str, Any]], reports_dir: Path, language: str) -> str:
+def _headline_table(
+    runs: list[dict[str, Any]],
+    reports_dir: Path,
+    language: str,
+    titles: Mapping[str, str],
+    headlines: Mapping[str, Mapping[str, Any] | None],
+) -> str:
     from research_lib.io.oblasts import NATIONAL, load_oblasts
     from research_lib.render.reporting import format_number
 
     dash = text("common.suppressed", language)
-    studies: dict[str, dict[str, Any]] = {}
-    titles: dict[str, str] = {}
+    studies: dict[str, Mapping[str, Any]] = {}
+    shown_titles: dict[str, str] = {}
     by_key: dict[tuple[str, str], dict[str, Any]] = {}
     for record in runs:
-        headline = _headline(record)
+        headline = _headline(record, headlines)
         if headline is None:
             continue
         studies.setdefault(record["study"], headline)
-        titles.setdefault(record["study"], _title(record, language))
+        shown_titles.setdefault(record["study"], _title(record, language, titles))
         by_key[(record["study"], record.get("oblast", ""))] = record
     if not studies:
         return ""
@@ -334,7 +287,7 @@ def _headline_table(runs: list[dict[str, Any]], reports_dir: Path, language: str
     header = [page_text("col_oblast", language)]
     for study, headline in studies.items():
         label = headline.get("label", {}).get(language) or f"{headline['measure']}"
-        header.append(f"{html.escape(label)}<br><small>{html.escape(titles[study])}</small>")
+        header.append(f"{html.escape(label)}<br><small>{html.escape(shown_titles[study])}</small>")
     rows = []
     for scope in scopes:
         name = html.escape(_place(scope, language))
@@ -359,7 +312,9 @@ def _headline_table(runs: list[dict[str, Any]], reports_dir: Path, language: str
     return _table(header, rows, numeric_from=1)
 
 
-def _reports_table(runs: list[dict[str, Any]], reports_dir: Path, language: str) -> str:
+def _reports_table(
+    runs: list[dict[str, Any]], reports_dir: Path, language: str, titles: Mapping[str, str]
+) -> str:
     from research_lib.io.oblasts import NATIONAL
 
     def order(record: Mapping[str, Any]) -> tuple:
@@ -381,7 +336,7 @@ def _reports_table(runs: list[dict[str, Any]], reports_dir: Path, language: str)
         rows.append(
             [
                 html.escape(_place(record.get("oblast", ""), language)),
-                html.escape(_title(record, language)),
+                html.escape(_title(record, language, titles)),
                 html.escape(_date(record)),
                 f'<span class="hash">{html.escape(str(record.get("data_sha256", ""))[:10])}</span>',
                 _status(record, language, source if source is not record else None),
@@ -391,12 +346,41 @@ def _reports_table(runs: list[dict[str, Any]], reports_dir: Path, language: str)
     return _table(header, rows)
 
 
-def build_index(reports_dir: str | Path = REPORTS_DIR, *, language: str = "bg") -> Path:
-    """Write ``<reports_dir>/index.html`` listing every run; returns its path."""
+def index_html(
+    runs: list[dict[str, Any]],
+    reports_dir: str | Path,
+    *,
+    titles: Mapping[str, str] | None = None,
+    headlines: Mapping[str, Mapping[str, Any] | None] | None = None,
+    language: str = "bg",
+) -> str:
+    """The index page listing ``runs`` (provenance records of folders under ``reports_dir``).
+
+    Parameters
+    ----------
+    runs : list of dict
+        One provenance record per run folder, each with ``_folder`` (the folder
+        relative to ``reports_dir``) and ``_state`` (``"ok"``, ``"failed"``,
+        ``"running"`` or ``"interrupted"``).
+    reports_dir : path
+        The reports root: reports and ``published.csv`` files are read from there.
+    titles : mapping, optional
+        ``{study: title label key}`` of the registered studies (others: the key
+        their runs recorded).
+    headlines : mapping, optional
+        ``{study: headline as a dict, or None}`` of the registered studies
+        (others: the headline their runs recorded).
+    language : {"bg", "en"}
+
+    Returns
+    -------
+    str
+        The page (HTML, no script).
+    """
     check_language(language)
     reports_dir = Path(reports_dir)
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    runs = collect_runs(reports_dir)
+    titles = dict(titles or {})
+    headlines = dict(headlines or {})
     title = page_text("title", language)
     parts = [
         f"<h1>{html.escape(title)}</h1>",
@@ -416,27 +400,26 @@ def build_index(reports_dir: str | Path = REPORTS_DIR, *, language: str = "bg") 
             incomplete=len(runs) - ok - failed,
         )
         parts.append(f"<p>{counts}</p>")
-        headlines = _headline_table(runs, reports_dir, language)
-        if headlines:
-            parts += [f"<h2>{page_text('h_headlines', language)}</h2>", headlines]
+        figures = _headline_table(runs, reports_dir, language, titles, headlines)
+        if figures:
+            parts += [f"<h2>{page_text('h_headlines', language)}</h2>", figures]
             parts.append(f"<p><small>{html.escape(page_text('dash_note', language))}</small></p>")
-            if "†" in headlines:
+            if "†" in figures:
                 parts.append(
                     f"<p><small>{html.escape(page_text('kept_note', language))}</small></p>"
                 )
         parts += [
             f"<h2>{page_text('h_reports', language)}</h2>",
-            _reports_table(runs, reports_dir, language),
+            _reports_table(runs, reports_dir, language, titles),
         ]
         parts.append(f"<p><small>{html.escape(page_text('data_note', language))}</small></p>")
     today = datetime.date.today().isoformat()
     parts.append(f"<p class='generated'>{page_text('generated', language, date=today)}</p>")
     from research_lib.render.reporting import REPORT_CSS
 
-    page = (
+    return (
         f'<!DOCTYPE html>\n<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{REPORT_CSS}{_EXTRA_CSS}</style>\n</head>\n"
         "<body>\n<main>\n" + "\n".join(parts) + "\n</main>\n</body>\n</html>\n"
     )
-    return write_text_atomic(reports_dir / INDEX_FILE, page)

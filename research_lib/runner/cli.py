@@ -240,12 +240,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from research_lib.paths import REPORTS_DIR, display_path
-    from research_lib.runner.runs import FAILED, SKIPPED, STUDIES, _stop_on_signals, run_one
+    from research_lib.runner.runs import FAILED, SKIPPED, STUDIES, run_one, stop_on_signals
 
     def waiting() -> None:
         print("another run is writing this report; waiting for it to finish…", file=sys.stderr)
 
-    with _stop_on_signals():
+    with stop_on_signals():
         result = run_one(
             args.study,
             _parse_parameters(args.parameter),

@@ -1,6 +1,6 @@
 """Jupyter kernels for runs: the kernel's name and arguments, its memory cap, warm kernels.
 
-A *cold* run (:func:`research_lib.runner.runs.run_one`) lets Papermill start a
+A *cold* run (:func:`research_lib.runner.execute.run_one`) lets Papermill start a
 kernel, execute the notebook and shut the kernel down. A batch keeps one
 :class:`WarmKernel` per worker instead: the kernel is started once, and between
 two reports its state is put back as a fresh kernel had it, so that start-up

@@ -8,16 +8,10 @@ import re
 import pytest
 
 from research_lib.paths import PROJECT_ROOT
-from research_lib.render.index_page import (
-    TEXT,
-    build_index,
-    collect_runs,
-    headline_value,
-    page_text,
-)
+from research_lib.render.index_page import TEXT, headline_value, page_text
 from research_lib.render.reporting import REPORT_CSS
+from research_lib.runner.index import build_index, collect_runs, registered_headlines
 from research_lib.runner.provenance import write_provenance
-from research_lib.runner.runs import STUDIES
 
 HEADER = "table,group,measure,n,value,ci_low,ci_high,suppressed\n"
 
@@ -116,7 +110,9 @@ def test_headline_table_has_every_oblast_and_dashes(reports):
     page = build_index(reports).read_text(encoding="utf-8")
     rows = _rows(page, page_text("h_headlines"))
     assert len(rows) == 1 + 1 + 28  # header, the country, the 28 oblasts
-    assert STUDIES["qol"].headline.label["bg"] in rows[0]
+    label = registered_headlines()["qol"]["label"]["bg"]  # the domain the codebook declares
+    assert label == "Емоционално благополучие на децата в ЦНСТ (средна оценка 0–100)"
+    assert label in rows[0]
     cells = {text_of(r.split("</td>")[0]): r for r in rows[1:]}
     assert len(cells) == 29
     assert '<a href="qol/plovdiv/report.html">55,6</a>' in cells["Пловдив"]  # decimal comma
@@ -176,7 +172,7 @@ def test_collect_runs_skips_folders_without_provenance(reports):
 
 
 def test_headline_value(reports):
-    spec = STUDIES["qol"].headline.as_dict()
+    spec = registered_headlines()["qol"]
     assert headline_value(reports / "qol" / "plovdiv", spec) == pytest.approx(55.63)
     assert headline_value(reports / "qol" / "vidin", spec) is None  # suppressed
     assert headline_value(reports / "qol" / "absent", spec) is None
@@ -254,3 +250,18 @@ def test_new_page_words_in_both_languages_and_natural_bulgarian():
         "last run failed, showing the previous report of 2025-03-01"
     )
     assert page_text("status_interrupted") == "прекъснат"
+
+
+def test_the_page_imports_nothing_from_the_runner():
+    """Arrows point down: render/ never imports runner/ (the runner passes the registry in)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, research_lib.render.index_page\n"
+        "print([m for m in sys.modules if m.startswith('research_lib.runner')])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    )
+    assert done.stdout.strip() == "[]"

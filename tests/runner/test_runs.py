@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from research_lib.errors import InputError
-from research_lib.render.index_page import collect_runs, page_text
-from research_lib.runner import runs
+from research_lib.render.index_page import page_text
+from research_lib.runner import execute, runs
 from research_lib.runner.cli import main
+from research_lib.runner.index import collect_runs
 from research_lib.runner.outputs import OutputError
-from research_lib.runner.provenance import read_provenance
+from research_lib.runner.provenance import read_provenance, write_provenance
 from research_lib.runner.runs import (
     STUDIES,
     BatchResult,
@@ -94,7 +96,7 @@ def toy(tmp_path, monkeypatch):
     """The toy study registered as ``toy``, its input file, and a reports folder."""
     spec = toy_study(tmp_path)
     monkeypatch.setitem(STUDIES, "toy", spec)
-    monkeypatch.setattr(runs, "code_hash", lambda *a, **k: "c" * 64)  # others edit the code
+    monkeypatch.setattr(execute, "code_hash", lambda *a, **k: "c" * 64)  # others edit the code
     data = tmp_path / "input.txt"
     data.write_text("hello", encoding="utf-8")
     return spec, data, tmp_path / "reports"
@@ -107,7 +109,7 @@ def no_kernel(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a kernel was started")
 
-    monkeypatch.setattr(runs, "_execute", refuse)
+    monkeypatch.setattr(execute, "execute_plan", refuse)
     monkeypatch.setattr("papermill.execute_notebook", refuse)
 
 
@@ -268,7 +270,7 @@ def test_skip_when_unchanged_and_rerun_when_anything_changes(fake, tmp_path, mon
     assert once() == "done"
     assert once() == "skipped"
 
-    monkeypatch.setattr(runs, "code_hash", lambda *a, **k: "d" * 64)  # the library's code
+    monkeypatch.setattr(execute, "code_hash", lambda *a, **k: "d" * 64)  # the library's code
     assert once() == "done"
     assert once() == "skipped"
 
@@ -323,7 +325,7 @@ def test_batch_summary_and_exit_codes():
 
 
 def fake_notebook(plan, work: Path, kernel=None):
-    """Stand-in for ``runs._run_notebook``: outputs that name the run's ``label``."""
+    """Stand-in for ``execute._run_notebook``: outputs that name the run's ``label``."""
     label = plan.parameters.get("label", "toy")
     (work / "toy.ipynb").write_text(json.dumps({"label": label}), encoding="utf-8")
     if plan.parameters.get("fail_for") == plan.slug:
@@ -342,7 +344,7 @@ def fake_notebook(plan, work: Path, kernel=None):
 @pytest.fixture
 def fake(toy, monkeypatch):
     """The toy study with :func:`fake_notebook` instead of a kernel."""
-    monkeypatch.setattr(runs, "_run_notebook", fake_notebook)
+    monkeypatch.setattr(execute, "_run_notebook", fake_notebook)
     return toy
 
 
@@ -500,7 +502,7 @@ def test_an_index_that_cannot_be_written_is_reported_in_one_line(fake, monkeypat
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(reports / "index.html"))
 
-    monkeypatch.setattr("research_lib.render.index_page.build_index", refuse)
+    monkeypatch.setattr("research_lib.runner.index.build_index", refuse)
     result = run_one(spec, {"data": str(data)}, reports_dir=reports)
     assert result.status == "done" and "Permission denied" in result.index_error
     batch = run_batch(
@@ -553,7 +555,7 @@ def test_an_error_after_the_notebook_keeps_the_report(fake, monkeypatch):
     def full(new, target):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runs, "replace_folder", full)
+    monkeypatch.setattr(execute, "replace_folder", full)
     result = run_one(spec, {"data": str(data), "label": "x"}, reports_dir=reports)
     assert result.status == "failed" and "No space left" in result.error
     after = _files(reports / "toy" / "all")
@@ -728,7 +730,6 @@ def test_min_cell_below_3_needs_the_override_and_the_report_says_so(fake):
 
 def test_cli_exit_codes_for_a_failed_notebook(fake, monkeypatch, capsys):
     spec, data, reports = fake
-    monkeypatch.setattr(runs, "REPORTS_DIR", reports)
     original = runs.run_one
 
     def run_here(*args, **kwargs):
@@ -749,6 +750,7 @@ DRIVER = """\
 import sys
 from research_lib.runner.runs import STUDIES, Study
 from research_lib.runner.cli import main
+from research_lib.runner.index import collect_runs
 
 if __name__ == "__main__":
     STUDIES["toy"] = Study("toy", sys.argv[1], "qol.title", input_files=("data",))
@@ -850,6 +852,7 @@ RUN_DRIVER = """\
 import sys
 from research_lib.runner.runs import STUDIES, Study
 from research_lib.runner.cli import main
+from research_lib.runner.index import collect_runs
 
 if __name__ == "__main__":
     STUDIES["toy"] = Study("toy", sys.argv[1], "qol.title", input_files=("data",))
@@ -871,7 +874,7 @@ def test_ctrl_c_stops_a_single_run_with_one_line_and_keeps_the_report(tmp_path):
     folder = reports / "toy" / "all"
     folder.mkdir(parents=True)
     good = {"study": "toy", "oblast": "all", "status": "ok", "outputs": ["report.html"]}
-    runs.write_provenance(folder, {**good, "end_time": "2025-03-01T10:00:00+00:00"})
+    write_provenance(folder, {**good, "end_time": "2025-03-01T10:00:00+00:00"})
     (folder / "report.html").write_text("<p>the last good report</p>", encoding="utf-8")
     process = subprocess.Popen(
         [sys.executable, str(tmp_path / "driver.py"), str(notebook), str(data)],
@@ -905,7 +908,7 @@ def test_ctrl_c_stops_a_single_run_with_one_line_and_keeps_the_report(tmp_path):
 def test_killing_the_parent_stops_its_workers_and_kernels(tmp_path):
     import signal
 
-    from research_lib.render.index_page import build_index
+    from research_lib.runner.index import build_index
 
     process, reports, kernels, workers = _start_slow_batch(tmp_path)
     os.kill(process.pid, signal.SIGKILL)  # the parent only: no chance to clean up
@@ -941,11 +944,11 @@ def test_a_kernel_over_its_memory_cap_fails_cleanly_as_a_failed_run(toy, monkeyp
 
     spec, data, reports = toy
     notebook = write_toy_notebook(Path(spec.notebook).with_name("big.ipynb"), extra_cell=BIG_CELL)
-    monkeypatch.setitem(STUDIES, "toy", runs.replace(spec, notebook=str(notebook)))
+    monkeypatch.setitem(STUDIES, "toy", replace(spec, notebook=str(notebook)))
     monkeypatch.setenv(runs.MEMORY_ENV, "4096")
     folder = reports / "toy" / "all"
     (folder / "report.html").parent.mkdir(parents=True)
-    runs.write_provenance(folder, {"study": "toy", "oblast": "all", "status": "ok"})
+    write_provenance(folder, {"study": "toy", "oblast": "all", "status": "ok"})
     (folder / "report.html").write_text("<p>the last good report</p>", encoding="utf-8")
     result = run_one("toy", {"data": str(data), "label": "big"}, reports_dir=reports)
     assert result.status == "failed"

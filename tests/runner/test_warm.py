@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from research_lib.runner import runs
+from research_lib.runner import execute, runs
 from research_lib.runner.kernels import WarmKernel
 from research_lib.runner.runs import STUDIES, Study, run_batch
 
@@ -78,7 +78,7 @@ def leaky_study(folder: Path) -> Study:
 def leaky(tmp_path, monkeypatch):
     spec = leaky_study(tmp_path)
     monkeypatch.setitem(STUDIES, "leaky", spec)
-    monkeypatch.setattr(runs, "code_hash", lambda *a, **k: "c" * 64)
+    monkeypatch.setattr(execute, "code_hash", lambda *a, **k: "c" * 64)
     data = tmp_path / "input.txt"
     data.write_text("hello", encoding="utf-8")
     return spec, data, tmp_path / "reports"
