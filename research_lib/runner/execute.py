@@ -223,7 +223,7 @@ def plan_run(
         folder = confine_output(params["output_dir"], root, spec.name)
     else:
         folder = confine_output(root / spec.name / slug, root, spec.name)
-    check_owner(folder, spec.name, scope, describe=_describe_scope)
+    check_owner(folder, spec.name, scope, describe=_describe_scope, read_provenance=read_provenance)
     check_writable(folder, root)
     overrides: tuple[dict[str, Any], ...] = ()
     if "min_cell" in params and params["min_cell"] < MIN_CELL_FLOOR:
@@ -557,7 +557,13 @@ def _execute_locked(
 ) -> RunResult:
     target = plan.folder
     remove_stale_temp(target)
-    check_owner(target, plan.spec.name, plan.scope, describe=_describe_scope)
+    check_owner(
+        target,
+        plan.spec.name,
+        plan.scope,
+        describe=_describe_scope,
+        read_provenance=read_provenance,
+    )
     if not force and unchanged(plan):
         return skipped_result(plan)
     previous = _shown_report(read_provenance(target))

@@ -33,8 +33,9 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from research_lib.errors import InputError
 from research_lib.paths import PROJECT_ROOT, REPORTS_ENV
@@ -161,14 +162,21 @@ def confine_output(value: str | Path, root: Path, study: str) -> Path:
     return resolved
 
 
-def check_owner(folder: Path, study: str, scope: str, describe: Callable[[str], str] = str) -> None:
+def check_owner(
+    folder: Path,
+    study: str,
+    scope: str,
+    describe: Callable[[str], str] = str,
+    *,
+    read_provenance: Callable[[Path], Mapping[str, Any] | None],
+) -> None:
     """Refuse to write into a folder that belongs to another study or scope.
 
     A folder that does not exist or is empty belongs to nobody yet. Any other
-    folder must hold a ``provenance.json`` naming the same study and oblast.
+    folder must hold a ``provenance.json`` naming the same study and oblast
+    (read with ``read_provenance``, :func:`research_lib.runner.provenance.read_provenance`:
+    passed in, so that this module, which provenance writes with, imports nothing of it).
     """
-    from research_lib.runner.provenance import read_provenance
-
     if not folder.is_dir():
         if folder.exists() or folder.is_symlink():
             raise OutputError(
