@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	@if "$(UV)" --version >/dev/null 2>&1; then \
 	  echo "--- installing $(LOCK) and the project with $$("$(UV)" --version)"; \
 	  $(PYTHON) -m venv --without-pip $(VENV) && \
-	  { "$(UV)" pip install --quiet --offline --python $(BIN)/python -r $(LOCK) -e . 2>/dev/null || \
-	    "$(UV)" pip install --quiet --python $(BIN)/python -r $(LOCK) -e . ; } && \
+	  { "$(UV)" pip install --quiet --offline --no-deps --python $(BIN)/python -r $(LOCK) -e . \
+	    2>/dev/null || "$(UV)" pip install --quiet --no-deps --python $(BIN)/python -r $(LOCK) -e . ; } && \
 	  "$(UV)" pip check --quiet --python $(BIN)/python; \
 	else \
 	  echo "--- installing $(LOCK) and the project with pip"; \
