@@ -389,6 +389,7 @@ def test_reduced_placement_batch_per_table_child_tables_leak_and_linked_do_not()
     from dataclasses import replace
     from types import SimpleNamespace
 
+    from research_lib.disclosure.figures import build_figures
     from research_lib.disclosure.suppression import to_published
     from research_lib.io.oblasts import resolve_scope
     from research_lib.paths import DEMO_DIR
@@ -404,15 +405,15 @@ def test_reduced_placement_batch_per_table_child_tables_leak_and_linked_do_not()
     old = []
     for scope in scopes:  # the per-table suppression used until now
         d = replace(data, scope=scope)
-        tic, cohort, exits, reunified = ps._spell_tables(d, window)
+        tic, cohort, exits, reunified = ps.spell_tables(d, window)
         tables = SimpleNamespace(
-            entries_0_3=ps._young_yearly(d, window),
+            entries_0_3=ps.young_yearly(d, window),
             time_in_care=tic,
             time_by_cohort=cohort,
             exits=exits,
             exits_by_cohort=reunified,
         )
-        figures = pd.concat(ps._young_figures(tables) + ps._child_figures(tables))
+        figures = build_figures((*ps.YOUNG_FIGURES, *ps.CHILD_FIGURES), tables)
         pub = to_published(figures)
         old.append(
             pd.DataFrame(
@@ -429,7 +430,7 @@ def test_reduced_placement_batch_per_table_child_tables_leak_and_linked_do_not()
         )
     old_cells = pd.concat(old, ignore_index=True)
     cells = ps.linked_year_counts(data)
-    cells = cells[cells["scope"].isin(scopes) & cells["table"].isin(ps._LINKED_CHILDREN)]
+    cells = cells[cells["scope"].isin(scopes) & cells["table"].isin(ps.LINKED_CHILDREN)]
     true_n = cells.set_index(["scope", "table", "group", "measure"])["n"]
     old_cells["n"] = true_n.loc[
         list(old_cells[["scope", "table", "group", "measure"]].itertuples(index=False))

@@ -54,15 +54,15 @@ def test_offset_population_adds_up_the_bands_and_uses_0_3_for_the_young() -> Non
     population = _population()
     data = _data(population)
     periods = pd.Series(pd.date_range("2010-01-01", "2025-12-01", freq="MS"))
-    child = ps._monthly_population(data, periods)
-    young = ps._monthly_population(data, periods, band="0-3")
+    child = ps.monthly_population(data, periods)
+    young = ps.monthly_population(data, periods, band="0-3")
     first = population[population["year"] == 2010]
     assert child.iloc[0] == first["population"].sum()  # 0-17 = 0-3 + 4-6 + 7-17
     assert young.iloc[0] == first.loc[first["age_band"] == "0-3", "population"].iloc[0]
     assert young.iloc[-1] < child.iloc[-1]
     # a year without a figure: no offset at all (never a partial or estimated denominator)
     short = population[population["year"] < 2025]
-    assert ps._monthly_population(_data(short), periods) is None
+    assert ps.monthly_population(_data(short), periods) is None
 
 
 @pytest.mark.parametrize("per_child_trend", [1.00, 0.99])
@@ -75,7 +75,7 @@ def test_per_child_trend_recovered_when_the_population_shrinks(per_child_trend: 
     rng = np.random.default_rng(7)
     data = _data(_population())
     periods = pd.Series(pd.date_range("2010-01-01", "2025-12-01", freq="MS"))
-    children = ps._monthly_population(data, periods)
+    children = ps.monthly_population(data, periods)
     years = np.arange(len(periods)) / 12
     post = (periods >= "2016-01-01").to_numpy()
     rate = 200 / 1_250_000 * per_child_trend**years * np.where(post, 0.7, 1.0)
@@ -97,7 +97,7 @@ def _row(value: float, low: float, high: float) -> pd.Series:
 @pytest.mark.parametrize("language", ["bg", "en"])
 def test_wide_interval_is_described_by_what_it_is_compatible_with(language: str) -> None:
     """Issue 10: Ruse, RR 0.68 (0.37 to 1.23) - not evidence of no change."""
-    words = ps._change_finding(
+    words = ps.change_finding(
         "placements.finding_level", _row(0.68, 0.37, 1.23), language, reform="01.01.2016"
     )
     assert "did not fall" not in words and "не е спаднал" not in words
@@ -108,10 +108,10 @@ def test_wide_interval_is_described_by_what_it_is_compatible_with(language: str)
 
 
 def test_clear_changes_are_a_fall_or_a_rise() -> None:
-    fall = ps._change_finding("placements.finding_end", _row(0.5, 0.4, 0.6), "en")
-    rise = ps._change_finding("placements.finding_end", _row(1.3, 1.1, 1.5), "en")
+    fall = ps.change_finding("placements.finding_end", _row(0.5, 0.4, 0.6), "en")
+    rise = ps.change_finding("placements.finding_end", _row(1.3, 1.1, 1.5), "en")
     assert "50% below" in fall and "30% above" in rise
-    young = ps._change_finding("placements.finding_young", _row(0.9, 0.7, 1.2), "bg")
+    young = ps.change_finding("placements.finding_young", _row(0.9, 0.7, 1.2), "bg")
     assert young.startswith("Непосредствената промяна в приема на деца до 3 години")
 
 
@@ -140,7 +140,7 @@ def test_method_text_says_what_was_fitted() -> None:
         time_in_care=pd.DataFrame(),
         exits=pd.DataFrame(),
     )
-    offset, _ = ps._its_method_words(data, analysis, "en")
+    offset, _ = ps.its_method_words(data, analysis, "en")
     assert "Entries into institutions are modelled per child" in offset
     assert "aged 0–17" in offset
     assert "aged 0–3 into residential care are modelled as counts" in offset
@@ -296,10 +296,12 @@ def test_a_move_to_another_oblast_is_a_transfer_there_not_an_entry() -> None:
     data = ps.PlacementData(
         load=load, kind="episodes", scope="BG312", as_of=pd.Timestamp("2018-12-31")
     )
-    yearly = ps._yearly(data).set_index(["year", "placement_type"])
+    yearly = ps.yearly_counts(data).set_index(["year", "placement_type"])
     assert yearly.loc[(2018, "foster"), "entries"] == 1  # y only
     assert yearly.loc[(2018, "foster"), "transfers"] == 1  # x, moved from Vidin
     national = (
-        ps._yearly(dataclasses.replace(data, scope="all")).groupby("year").sum(numeric_only=True)
+        ps.yearly_counts(dataclasses.replace(data, scope="all"))
+        .groupby("year")
+        .sum(numeric_only=True)
     )
     assert national.loc[2018, "entries"] == 2 and national.loc[2018, "transfers"] == 1
