@@ -114,7 +114,7 @@ def test_hidden_mean_cannot_be_recovered_from_a_difference():
             "suppressed": [False, False, True, False, False],
         }
     )
-    out = qol._suppress_linked(published, "foster")
+    out = qol.suppress_linked(published, "foster")
     diff = out[out["table"] == "difference_vs_reference"].set_index("group")
     assert diff.loc["cnst", "suppressed"] and np.isnan(diff.loc["cnst", "value"])
     assert not diff.loc["kinship", "suppressed"]

@@ -139,13 +139,13 @@ def test_method_text_names_the_groups_not_estimated_and_why():
         few_services(), ["participation"], "placement_type", "foster", ["age", "sex"], "service_id"
     )
     analysis = fake_analysis(table)
-    declined = qol._not_estimated_text(analysis, "en")
+    declined = qol.not_estimated_text(analysis, "en")
     assert declined.startswith(
         "No difference from children in foster care is estimated for children living with "
         "their own family (2 services): each compared group needs children from at least 5"
     )
     assert "family-type" not in declined
-    model = qol._model_text(analysis, "en")
+    model = qol.model_text(analysis, "en")
     assert model.startswith("a linear mixed model") and "CR2, Bell–McCaffrey" in model
     assert model.endswith("adjusted for age and sex")
 
@@ -157,7 +157,7 @@ def test_reference_with_too_few_services_is_explained():
     table = compare_domains(
         data, ["participation"], "placement_type", "foster", cluster="service_id"
     )
-    text = qol._not_estimated_text(fake_analysis(table), "en")
+    text = qol.not_estimated_text(fake_analysis(table), "en")
     assert "children in foster care come from 1 service" in text
 
 
@@ -165,8 +165,8 @@ def test_comparisons_adjust_for_what_the_data_hold():
     """Hand: disability varies and is adjusted for; a constant months_in_care is not
     (it would be collinear with the intercept); age_at_entry is absent."""
     data = few_services().assign(disability=lambda f: f["age"] % 2 == 0, months_in_care=12.0)
-    assert qol._held_covariates(data, ("age", "sex")) == ("age", "sex", "disability")
-    assert qol._held_covariates(data, ("age", "disability")) == ("age", "disability")
+    assert qol.held_covariates(data, ("age", "sex")) == ("age", "sex", "disability")
+    assert qol.held_covariates(data, ("age", "disability")) == ("age", "disability")
 
 
 @pytest.mark.parametrize(("language", "words"), [("en", "estimated from 14 services")])
@@ -174,8 +174,8 @@ def test_design_effect_is_stated(language, words):
     """Hand: the overall rows of describe_scores with cluster carry the design effect;
     the sentence gives its range and the number of services, and warns under 20."""
     desc = describe_scores(few_services(), ["participation"], cluster="service_id")
-    text = qol._design_text(fake_analysis(pd.DataFrame(), descriptives=desc), 5, language)
+    text = qol.design_text(fake_analysis(pd.DataFrame(), descriptives=desc), 5, language)
     deff = desc["deff"].iloc[0]
     assert words in text and f"{deff:.1f}" in text
     assert "With so few services the design effect itself is imprecise." in text
-    assert qol._design_text(fake_analysis(pd.DataFrame(), descriptives=desc), 500, language) == ""
+    assert qol.design_text(fake_analysis(pd.DataFrame(), descriptives=desc), 500, language) == ""

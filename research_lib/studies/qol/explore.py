@@ -21,7 +21,7 @@ from research_lib.io.oblasts import oblast_name
 from research_lib.io.vocab import PLACEMENT_TYPES
 from research_lib.render.labels import group_label, text
 from research_lib.render.reporting import PLACEMENT_COLOURS
-from research_lib.studies.qol.pipeline import QolData, prepare
+from research_lib.studies.qol.analysis import QolData, prepare
 
 __all__ = ["load_survey", "plot_domain", "domain_summary", "BY_CHOICES"]
 
