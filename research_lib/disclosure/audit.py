@@ -15,7 +15,7 @@ An exact zero is not listed (nobody is disclosed by "no child"), but a hidden
 zero gives no protection: it is a variable like any other and may pin its
 neighbours.
 
-The same model is used by :func:`research_lib.disclosure.suppression.protect_linked` to
+The same model is used by :func:`research_lib.disclosure.linked.protect_linked` to
 choose the suppression pattern (primary, complementary, then "suppress further
 until this audit recovers nothing").
 
@@ -75,6 +75,7 @@ from research_lib.io.oblasts import NATIONAL, load_oblasts, resolve_scope
 __all__ = [
     "RULES",
     "LinkRules",
+    "build_model",
     "Disclosure",
     "AuditResult",
     "read_batch",
@@ -293,7 +294,7 @@ def _oblast_codes() -> set[str]:
     return set(load_oblasts().index)
 
 
-def _build(cells: pd.DataFrame, rules: LinkRules = RULES) -> _Model:
+def build_model(cells: pd.DataFrame, rules: LinkRules = RULES) -> _Model:
     """Linear relations between the cells' ``n`` (equalities and ``<= 0`` inequalities)."""
     cells = cells.loc[:, list(CELL_COLUMNS)].reset_index(drop=True).copy()
     cells["hidden"] = cells["hidden"].astype(bool)
@@ -508,7 +509,7 @@ def _linked_sets(model: _Model, hidden: np.ndarray):
 def _state(cells: pd.DataFrame, rules: LinkRules, model: _Model | None) -> _Model:
     """The model of ``cells``; with ``model`` (built once on the same rows) only n/hidden change."""
     if model is None:
-        return _build(cells, rules)
+        return build_model(cells, rules)
     frame = model.cells.copy()
     size = len(cells)
     n = pd.to_numeric(cells["n"], errors="coerce").to_numpy(dtype="float64")
@@ -525,7 +526,7 @@ def exact_cells(
     Fast linear algebra (no programme): a hidden cell is determined when its
     unit vector lies in the row space of the equalities restricted to the
     hidden cells of its linked set. Bounds are not used, so this finds a subset
-    of what :func:`cell_bounds` finds. ``model`` (from ``_build`` on the same
+    of what :func:`cell_bounds` finds. ``model`` (from :func:`build_model` on the same
     rows) saves rebuilding the links when only the pattern changed.
     """
     model = _state(cells, rules, model)

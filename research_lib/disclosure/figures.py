@@ -37,16 +37,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from research_lib.disclosure.linked import apply_pattern
 from research_lib.disclosure.suppression import (
     DEFAULT_MIN_CELL,
     PUBLISHED_COLUMNS,
-    apply_pattern,
     check_published,
     figure_rows,
     to_published,
 )
 
 __all__ = [
+    "adjusted_for",
     "Fixed",
     "FigureSpec",
     "build_figures",
@@ -93,7 +94,7 @@ class FigureSpec:
         ``f(frame)`` keeps the rows to publish (applied to a non-empty frame only).
     linked : bool, default False
         Whether the table's suppression follows the batch-wide linked pattern
-        (:func:`~research_lib.disclosure.suppression.apply_pattern`) rather than
+        (:func:`~research_lib.disclosure.linked.apply_pattern`) rather than
         being decided on this report's figures alone.
     """
 
@@ -189,7 +190,7 @@ def published_rows(
     pattern : DataFrame, optional
         The batch-wide pattern of this report's scope (columns ``table, group,
         measure, hidden``, as from
-        :func:`~research_lib.disclosure.suppression.protect_linked`). Without it
+        :func:`~research_lib.disclosure.linked.protect_linked`). Without it
         every table is protected on its own
         (:func:`~research_lib.disclosure.suppression.to_published`).
     linked : iterable of str, optional
@@ -240,3 +241,32 @@ def _read(frame: pd.DataFrame, reader: Reader, text: bool = False) -> object:
         return reader(frame)
     column = frame[reader]
     return column.astype(str) if text else column
+
+
+def adjusted_for(published: pd.DataFrame | None) -> tuple[str, ...] | None:
+    """What a study's group differences are adjusted for, read from its published figures.
+
+    The QoL study publishes one ``adjusted_for`` row per covariate (measure
+    ``none`` when the differences are unadjusted; see
+    :func:`research_lib.studies.qol.pipeline.published_figures`).
+
+    Returns
+    -------
+    tuple of str or None
+        The covariates; ``()`` when unadjusted; ``None`` when the study
+        publishes no ``adjusted_for`` rows (what was adjusted for is unknown here).
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"table": ["adjusted_for"] * 2, "measure": ["age", "sex"]})
+    >>> adjusted_for(rows)
+    ('age', 'sex')
+    >>> adjusted_for(pd.DataFrame({"table": ["sample"], "measure": ["children"]})) is None
+    True
+    """
+    if published is None or "table" not in published.columns:
+        return None
+    rows = published[published["table"] == "adjusted_for"]
+    if rows.empty:
+        return None
+    return tuple(m for m in dict.fromkeys(rows["measure"].astype(str)) if m != "none")

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from research_lib.disclosure.figures import adjusted_for
 from research_lib.io.codebook import Codebook
 from research_lib.render.labels import check_language, has_text, text
 from research_lib.render.reporting import format_number
-from research_lib.studies.brief.grading import adjusted_for
 
 __all__ = ["ChildrenSummary", "children_summary", "children_page_html", "write_children_page"]
 

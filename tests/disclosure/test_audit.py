@@ -17,11 +17,8 @@ import pytest
 
 from research_lib.demo.survey import DEFAULT_SEED, write_demo_data
 from research_lib.disclosure.audit import RULES, audit_cells, audit_folder, cell_bounds
-from research_lib.disclosure.suppression import (
-    PUBLISHED_COLUMNS,
-    protect_linked,
-    write_published,
-)
+from research_lib.disclosure.linked import protect_linked
+from research_lib.disclosure.suppression import PUBLISHED_COLUMNS, write_published
 from research_lib.runner.cli import main
 from research_lib.studies.qol import pipeline as qol
 

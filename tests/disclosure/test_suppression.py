@@ -9,20 +9,18 @@ import pytest
 from research_lib.disclosure.suppression import (
     PUBLISHED_COLUMNS,
     DisclosureError,
-    add_margins,
     check_published,
-    count_figures,
-    primary_mask,
-    protect_counts,
     read_published,
-    recoverable_cells,
-    secondary_suppression,
     suppress_mean_table,
-    suppress_small,
     to_published,
     write_published,
 )
 from research_lib.errors import InputError
+
+
+def suppress_small(frame: pd.DataFrame, min_cell: int = 5) -> pd.DataFrame:
+    """Primary suppression only: a mean table without a total row."""
+    return suppress_mean_table(frame, min_cell, total_group=None)
 
 
 def figures(n, values=None, groups=None, table="t", measure="mean_home", **extra):
@@ -246,163 +244,13 @@ def test_to_published_refuses_a_label_holding_a_respondent_id():
         to_published(data, forbidden=["R2024-00001"])
 
 
-# --------------------------------------------------------------------------- count tables
-
-#: Hand-worked 3 x 3 table. Only x|b = 3 is below 5.
-COUNTS = pd.DataFrame(
-    {"a": [12, 15, 30], "b": [3, 9, 25], "c": [20, 11, 18]}, index=["x", "y", "z"]
-)
-
-
-def lines_of(shape):
-    rows, cols = shape
-    return [[(i, j) for j in range(cols)] for i in range(rows)] + [
-        [(i, j) for i in range(rows)] for j in range(cols)
-    ]
-
-
-def recovered_by_subtraction(hidden: np.ndarray) -> set[tuple[int, int]]:
-    """Solver: a hidden cell is recovered when it is the only unknown cell of a row or
-    column (margins included, so every line has a shown or recovered total); repeat
-    until nothing new is recovered. Returns the hidden cells it recovers."""
-    unknown = hidden.copy()
-    changed = True
-    while changed:
-        changed = False
-        for line in lines_of(unknown.shape):
-            left = [cell for cell in line if unknown[cell]]
-            if len(left) == 1:
-                unknown[left[0]] = False
-                changed = True
-    return {tuple(c) for c in np.argwhere(hidden & ~unknown)}
-
-
-def integer_values(full: pd.DataFrame, hidden: np.ndarray) -> list[set[int]]:
-    """Brute force: every non-negative integer filling of the hidden cells that keeps
-    all rows and columns adding up to the shown totals; the values each cell can take."""
-    values = full.to_numpy(dtype=int)
-    cells = [tuple(c) for c in np.argwhere(hidden)]
-    bound = [int(min(values[i, -1], values[-1, j])) for i, j in cells]
-    grid = np.stack(np.meshgrid(*[np.arange(b + 1) for b in bound], indexing="ij"), -1)
-    grid = grid.reshape(-1, len(cells))
-    ok = np.ones(len(grid), dtype=bool)
-    for line in lines_of(values.shape):
-        *inner, total = line  # the margin is the last cell of each line
-        sign = {cell: 1 for cell in inner} | {total: -1}
-        shown = sum(sign[c] * values[c] for c in line if not hidden[c])
-        parts = sum(sign[c] * grid[:, k] for k, c in enumerate(cells) if c in sign)
-        ok &= (shown + parts) == 0
-    return [set(np.unique(grid[ok, k]).tolist()) for k in range(len(cells))]
-
-
-def test_a_single_small_cell_is_recoverable_without_secondary_suppression():
-    """The solvers work: hiding only x|b = 3, row x gives 35 - 12 - 20 = 3."""
-    full = add_margins(COUNTS)
-    hidden = primary_mask(full).to_numpy()
-    assert recovered_by_subtraction(hidden) == {(0, 1)}
-    assert integer_values(full, hidden) == [{3}]
-    assert recoverable_cells(full, primary_mask(full)).to_numpy().sum() == 1
-
-
-def test_secondary_suppression_on_the_hand_worked_table():
-    """x|b hidden -> row x needs a 2nd cell: x|a = 12 (smallest); column a then needs
-    one: y|a = 15; row y then needs one: y|b = 9, which also closes column b."""
-    mask = protect_counts(COUNTS)
-    assert list(mask.index) == ["x", "y", "z", "all"]
-    assert list(mask.columns) == ["a", "b", "c", "all"]
-    expected = np.zeros((4, 4), dtype=bool)
-    expected[[0, 0, 1, 1], [0, 1, 0, 1]] = True
-    np.testing.assert_array_equal(mask.to_numpy(), expected)
-
-    full = add_margins(COUNTS)
-    hidden = mask.to_numpy()
-    assert recovered_by_subtraction(hidden) == set()
-    assert all(len(possible) > 1 for possible in integer_values(full, hidden))
-    assert not recoverable_cells(full, mask).to_numpy().any()
-
-
-def test_protect_counts_accepts_crosstab_margins_and_checks_them():
-    with_margins = add_margins(COUNTS)
-    pd.testing.assert_frame_equal(protect_counts(with_margins), protect_counts(COUNTS))
-    broken = with_margins.copy()
-    broken.loc["x", "all"] = 99
-    with pytest.raises(InputError, match="do not add up"):
-        protect_counts(broken)
-    with pytest.raises(InputError, match="non-negative"):
-        protect_counts(COUNTS.astype(float).where(COUNTS != 3))
-
-
-def test_min_cell_10_hides_more():
-    mask = protect_counts(COUNTS, min_cell=10)
-    full = add_margins(COUNTS)
-    assert mask.loc["y", "b"] and mask.loc["x", "b"]
-    assert (mask | ~primary_mask(full, 10)).all().all()  # a superset of the primary cells
-    assert recovered_by_subtraction(mask.to_numpy()) == set()
-    assert not recoverable_cells(full, mask).to_numpy().any()
-
-
-def test_a_bridge_between_two_hidden_rectangles_is_recoverable_and_fixed():
-    """Every line of this pattern holds 0 or >= 2 hidden cells, yet x1|c2 follows from
-    rows 0-1 and columns 0-1: x12 = (r0 + r1) - (c0 + c1), all of them shown sums."""
-    table = add_margins(pd.DataFrame(np.full((4, 4), 20)))
-    hidden = pd.DataFrame(False, index=table.index, columns=table.columns)
-    for i, j in [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (2, 2), (2, 3), (3, 2), (3, 3)]:
-        hidden.iloc[i, j] = True
-    assert recovered_by_subtraction(hidden.to_numpy()) == set()  # the simple solver misses it
-    found = recoverable_cells(table, hidden)
-    assert found.to_numpy().sum() == 1 and found.iloc[1, 2]
-
-    fixed = secondary_suppression(table, hidden)
-    assert (fixed | ~hidden).all().all()
-    assert not recoverable_cells(table, fixed).to_numpy().any()
-
-
-def test_every_random_pattern_ends_unrecoverable():
-    rng = np.random.default_rng(5)
-    for _ in range(30):
-        counts = pd.DataFrame(rng.integers(0, 25, size=(rng.integers(2, 6), rng.integers(2, 6))))
-        mask = protect_counts(counts)
-        full = add_margins(counts)
-        assert (mask | ~primary_mask(full)).all().all()
-        assert recovered_by_subtraction(mask.to_numpy()) == set()
-        assert not recoverable_cells(full, mask).to_numpy().any()
-
-
-def test_count_figures_publish_through_the_contract(tmp_path):
-    full = add_margins(COUNTS)
-    out = to_published(count_figures(full, protect_counts(full), "placements"))
-    assert len(out) == 16
-    assert out["suppressed"].sum() == 4
-    hidden = out.loc[out["suppressed"], "group"].tolist()
-    assert hidden == ["x | a", "x | b", "y | a", "y | b"]
-    shown = out.loc[~out["suppressed"]].set_index("group")
-    assert shown.loc["all | all", "n"] == 143
-    assert shown.loc["z | b", "value"] == 25.0
-    path = write_published(
-        count_figures(full, protect_counts(full), "placements"), tmp_path / "p.csv"
-    )
-    assert "placements,x | b,count,,,,,True" in path.read_text(encoding="utf-8")
-
-
-def test_brute_force_on_a_2x2_table():
-    """Cross-check of the brute-force helper: 2 x 2 table, all four inner cells hidden,
-    totals shown. Rows 9, 15; columns 8, 16. With x|a = t: x|b = 9 - t, y|a = 8 - t,
-    y|b = 7 + t, t = 0..8 -> no cell is fixed."""
-    full = add_margins(pd.DataFrame({"a": [2, 6], "b": [7, 9]}))
-    mask = protect_counts(full)
-    assert mask.iloc[:2, :2].all().all() and not mask.iloc[2, :].any()
-    assert integer_values(full, mask.to_numpy()) == [
-        set(range(0, 9)),
-        set(range(1, 10)),
-        set(range(0, 9)),
-        set(range(7, 16)),
-    ]
+# --------------------------------------------------------------------------- linked pattern
 
 
 def test_write_published_keeps_the_pattern_of_published_figures(tmp_path):
     """A frame already in the published layout (its pattern possibly chosen for the whole
     batch) is checked and written as it is: no complementary suppression is added."""
-    from research_lib.disclosure.suppression import apply_pattern
+    from research_lib.disclosure.linked import apply_pattern
 
     data = figures([30, 0, 10, 20], groups=["all", "a", "b", "c"])
     pattern = pd.DataFrame({"table": "t", "group": ["a"], "measure": "mean_home", "hidden": [True]})

@@ -37,6 +37,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from research_lib.disclosure.figures import adjusted_for
 from research_lib.errors import InputError
 from research_lib.io.oblasts import load_oblasts, oblast_name
 from research_lib.render.labels import check_language, has_text, text
@@ -62,7 +63,6 @@ __all__ = [
     "measure_text",
     "date_words",
     "find_figure",
-    "adjusted_for",
     "adjusted_phrase",
     "covariates_words",
 ]
@@ -877,35 +877,6 @@ def _finite(value: object) -> bool:
 
 
 # --------------------------------------------------------------------------- adjustment
-
-
-def adjusted_for(published: pd.DataFrame | None) -> tuple[str, ...] | None:
-    """What a study's group differences are adjusted for, read from its published figures.
-
-    The QoL study publishes one ``adjusted_for`` row per covariate (measure
-    ``none`` when the differences are unadjusted; see
-    :func:`research_lib.studies.qol.pipeline.published_figures`).
-
-    Returns
-    -------
-    tuple of str or None
-        The covariates; ``()`` when unadjusted; ``None`` when the study
-        publishes no ``adjusted_for`` rows (what was adjusted for is unknown here).
-
-    Examples
-    --------
-    >>> rows = pd.DataFrame({"table": ["adjusted_for"] * 2, "measure": ["age", "sex"]})
-    >>> adjusted_for(rows)
-    ('age', 'sex')
-    >>> adjusted_for(pd.DataFrame({"table": ["sample"], "measure": ["children"]})) is None
-    True
-    """
-    if published is None or "table" not in published.columns:
-        return None
-    rows = published[published["table"] == "adjusted_for"]
-    if rows.empty:
-        return None
-    return tuple(m for m in dict.fromkeys(rows["measure"].astype(str)) if m != "none")
 
 
 def covariates_words(covariates: Sequence[str], language: str = "bg") -> str:

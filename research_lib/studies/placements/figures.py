@@ -67,7 +67,7 @@ from research_lib.disclosure.figures import (
     linked_tables,
     published_rows,
 )
-from research_lib.disclosure.suppression import protect_linked
+from research_lib.disclosure.linked import protect_linked
 from research_lib.errors import InputError
 from research_lib.io.oblasts import NATIONAL, load_oblasts
 from research_lib.stats.count_series import source_summary, stock_measures, stock_totals
@@ -623,7 +623,7 @@ def linked_year_counts(data: PlacementData, children: bool = True) -> pd.DataFra
 
     Built from the whole file, whatever the scope of ``data``, so that a report run
     alone gets the pattern it gets in the batch. Columns ``study, scope, table,
-    group, measure, n`` (measure = year), as :func:`research_lib.disclosure.suppression.protect_linked`
+    group, measure, n`` (measure = year), as :func:`research_lib.disclosure.linked.protect_linked`
     takes them.
     """
     frames = []

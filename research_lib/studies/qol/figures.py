@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from research_lib.disclosure.figures import FigureSpec, Fixed, linked_tables, published_rows
-from research_lib.disclosure.suppression import protect_linked, to_published
+from research_lib.disclosure.linked import protect_linked
+from research_lib.disclosure.suppression import to_published
 from research_lib.studies.qol.analysis import DIMENSIONS, QolAnalysis
 
 __all__ = [
@@ -230,7 +231,7 @@ def report_pattern(analysis: QolAnalysis, min_cell: int = 5) -> pd.DataFrame:
     """Which governed figures of this report are hidden, from the batch-wide pattern.
 
     The counts of every scope (:attr:`QolAnalysis.linked`) are protected as one
-    linked table (:func:`research_lib.disclosure.suppression.protect_linked`); this report
+    linked table (:func:`research_lib.disclosure.linked.protect_linked`); this report
     takes its scope's part. One pattern per group: a group's shares follow its
     mean, a difference or p-value follows the means of both groups compared, a
     change between waves follows the group's mean now and its count in the wave
