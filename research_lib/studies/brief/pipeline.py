@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from research_lib.disclosure.figures import adjusted_for
 from research_lib.disclosure.suppression import read_published
 from research_lib.io.codebook import Codebook
 from research_lib.io.oblasts import load_oblasts, oblast_name
@@ -35,7 +36,6 @@ from research_lib.studies.brief import Evaluation
 from research_lib.studies.brief.grading import (
     LEVELS,
     Figure,
-    adjusted_for,
     adjusted_phrase,
     covariates_words,
     figure_label,
