@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from research_lib.errors import InputError
-from research_lib.io.csv_out import write_csv
+from research_lib.io.csv_out import unescape_formulas, write_csv
 
 if TYPE_CHECKING:
     pass
@@ -341,6 +341,9 @@ def read_published(
     """Read a ``published.csv`` back, with its types, and check it.
 
     Labels are read as text (``"NA"`` stays a label); empty numeric fields are NaN.
+    The quote :func:`write_published` puts before a formula-like label (``'-1 to 0``,
+    ``'=x``) is removed again (:func:`research_lib.io.csv_out.unescape_formulas`), so a
+    label reads back as it was written.
 
     Raises
     ------
@@ -354,6 +357,9 @@ def read_published(
         keep_default_na=False,
         na_values={column: [""] for column in ("n", *_NUMBERS)},
     )
+    for label in _LABELS:
+        if label in out.columns:
+            out[label] = unescape_formulas(out[label]).astype(object)
     if list(out.columns) == list(PUBLISHED_COLUMNS):
         out["n"] = _as_count(out["n"])
         out[list(_NUMBERS)] = out[list(_NUMBERS)].astype("float64")

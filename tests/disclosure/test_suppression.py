@@ -170,6 +170,17 @@ def test_read_published_round_trip(tmp_path):
     pd.testing.assert_frame_equal(back, to_published(data))
 
 
+def test_read_published_undoes_the_formula_escape_of_labels(tmp_path):
+    """write_csv quotes a label beginning with = + - @; read_published takes the quote off."""
+    data = figures([6, 7, 8], groups=["-1 to 0", "=x", "@home"], table="+t", measure="-m")
+    path = write_published(data, tmp_path / "published.csv")
+    assert "'-1 to 0" in path.read_text(encoding="utf-8")
+    back = read_published(path)
+    assert back["group"].tolist() == ["-1 to 0", "=x", "@home"]
+    assert set(back["table"]) == {"+t"} and set(back["measure"]) == {"-m"}
+    pd.testing.assert_frame_equal(back, to_published(data))
+
+
 # --------------------------------------------------------------------------- check_published
 
 
