@@ -1,8 +1,7 @@
 """Regional comparison: oblast rates and shares against the national figure.
 
-* :func:`regional_rates` - each oblast's rate per 100,000 children with an exact
-  Poisson CI;
-* :func:`funnel_limits` / :func:`funnel_table` - exact Poisson control limits
+* :func:`funnel_limits` / :func:`funnel_table` - each oblast's rate per 100,000
+  children with an exact Poisson CI against exact Poisson control limits
   around the national rate as a function of the child population (Spiegelhalter
   2005), and each oblast flagged above / below the 95% and 99.8% limits;
 * :func:`family_based_share`, :func:`funnel_proportion_limits` and
@@ -63,7 +62,6 @@ __all__ = [
     "overdispersion",
     "funnel_dispersion",
     "expected_false_flags",
-    "regional_rates",
     "funnel_limits",
     "funnel_table",
     "funnel_proportion_limits",
@@ -340,50 +338,6 @@ def _add_dispersion(table: pd.DataFrame, dispersion: Dispersion, plain: str) -> 
 # ----------------------------------------------------------------------------- rates
 
 
-def regional_rates(
-    counts: pd.DataFrame,
-    value: str,
-    population: str,
-    per: int = 100_000,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """Rate per ``per`` children of each row (oblast) with an exact Poisson CI.
-
-    Parameters
-    ----------
-    counts : DataFrame
-        One row per oblast (and year, ...) with a count and a population column.
-    value : str
-        The count column (e.g. ``"entries"``, ``"in_care_end"``).
-    population : str
-        The child-population column (the denominator; NaN gives NaN, never estimated).
-    per : int, default 100_000
-        Rates per this many children.
-    confidence : float, default 0.95
-        Level of the Garwood interval.
-
-    Returns
-    -------
-    DataFrame
-        ``counts`` with ``rate, ci_low, ci_high`` added.
-
-    Notes
-    -----
-    Garwood (1936) exact Poisson limits, :func:`research_lib.stats.intervals.poisson_rate_ci`.
-
-    Examples
-    --------
-    >>> counts = pd.DataFrame({"oblast": ["BG311"], "entries": [10], "children": [100_000]})
-    >>> regional_rates(counts, "entries", "children")[["rate", "ci_low"]].round(3).values.tolist()
-    [[10.0, 4.795]]
-    """
-    _require(counts, [value, population], "counts")
-    rate, low, high = poisson_rate_ci(
-        _numbers(counts, value), _numbers(counts, population), per=per, confidence=confidence
-    )
-    return counts.assign(rate=rate, ci_low=low, ci_high=high)
-
-
 def funnel_limits(
     national_rate: float,
     population: np.ndarray | Sequence[float],
@@ -524,8 +478,8 @@ def funnel_table(
     Parameters
     ----------
     rates : DataFrame
-        One row per unit (oblast) with a count and a population column (e.g. the
-        output of :func:`regional_rates` for one year). A row with
+        One row per unit (oblast) with a count and a population column (e.g. one
+        year of :func:`research_lib.stats.series.add_rates`). A row with
         ``unit == "all"`` is taken as the national figure and not plotted.
     count, population : str
         Column names of the count and the child population.

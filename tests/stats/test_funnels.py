@@ -34,7 +34,6 @@ from research_lib.stats.funnels import (
     funnel_table,
     overdispersion,
     plot_funnel,
-    regional_rates,
 )
 from research_lib.stats.series import episodes_to_series
 
@@ -125,14 +124,6 @@ def test_funnel_table_flags_and_national_row() -> None:
     # each oblast's own CI is Garwood's
     low = stats.chi2.ppf(0.025, 200) / 2 / 20_000 * 1e5
     assert table["ci_low"].iloc[0] == pytest.approx(low)
-
-
-def test_regional_rates_vs_hand() -> None:
-    counts = pd.DataFrame({"oblast": ["BG311", "BG312"], "n": [0, 25], "pop": [10_000, np.nan]})
-    out = regional_rates(counts, "n", "pop")
-    assert out["rate"].iloc[0] == 0 and out["ci_low"].iloc[0] == 0
-    assert out["ci_high"].iloc[0] == pytest.approx(stats.chi2.ppf(0.975, 2) / 2 / 10_000 * 1e5)
-    assert np.isnan(out["rate"].iloc[1])  # no denominator, never estimated
 
 
 @pytest.mark.parametrize("total", [40, 250, 1000])

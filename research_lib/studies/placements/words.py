@@ -15,7 +15,7 @@ from research_lib.io.oblasts import oblast_name
 from research_lib.paths import project_path
 from research_lib.render.labels import group_label, text
 from research_lib.render.reporting import format_number
-from research_lib.stats.funnels import funnel_dispersion
+from research_lib.stats.funnels import expected_false_flags, funnel_dispersion
 from research_lib.stats.indicators import FORMAL_CARE, RESIDENTIAL
 from research_lib.stats.its import change_direction
 from research_lib.studies.placements.analysis import (
@@ -252,6 +252,26 @@ def its_method_words(
     return " ".join(offsets), " ".join(checks)
 
 
+_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _by_chance(units: int, language: str) -> str:
+    """How many of ``units`` fall outside 95% limits by chance, in words ("one or two fall").
+
+    The expected number (:func:`research_lib.stats.funnels.expected_false_flags`) as the
+    whole numbers either side of it, with the verb: 28 oblasts give "1–2 попадат" /
+    "one or two fall".
+    """
+    expected = expected_false_flags(units, 0.95)
+    low, high = int(np.floor(expected + 1e-9)), int(np.ceil(expected - 1e-9))
+    if language == "bg":
+        count = str(low) if low == high else f"{low}–{high}"
+        return count + (" попада" if high == 1 else " попадат")
+    words = [_NUMBER_WORDS[k] if k < len(_NUMBER_WORDS) else str(k) for k in (low, high)]
+    count = words[0] if low == high else f"{words[0]} or {words[1]}"
+    return count + (" falls" if high == 1 else " fall")
+
+
 def _regional_method_words(analysis: PlacementAnalysis, language: str) -> list[str]:
     """The dispersion of the entry-rate funnel and the foster-growth model, in words."""
     out = []
@@ -270,6 +290,8 @@ def _regional_method_words(analysis: PlacementAnalysis, language: str) -> list[s
                 df=d.df,
                 ratio=format_number(d.ratio, language, 1),
                 p=p,
+                units=d.units,
+                by_chance=_by_chance(d.units, language),
             )
         )
     growth = analysis.regional.get("growth")
