@@ -18,15 +18,12 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.diagnostic import acorr_ljungbox
-from statsmodels.tsa.stattools import acf as _acf
-from statsmodels.tsa.stattools import pacf as _pacf
 
 from research_lib.errors import InputError
 
 __all__ = [
     "ITSResult",
     "fit_its",
-    "residual_autocorrelation",
     "plot_its",
     "change_direction",
     "pool_estimates",
@@ -440,77 +437,8 @@ def fit_its(
 
 
 # --------------------------------------------------------------------------- #
-# Diagnostics and plotting
+# Plotting
 # --------------------------------------------------------------------------- #
-def residual_autocorrelation(result: ITSResult, lags: int | None = None) -> pd.DataFrame:
-    """Autocorrelation of the model residuals, with Ljung-Box tests.
-
-    Parameters
-    ----------
-    result : ITSResult
-        A fitted model from :func:`fit_its`.
-    lags : int, optional
-        Largest lag. Default ``min(12, n // 2 - 1)``; larger values are
-        clipped to ``n // 2 - 1`` (the limit of the partial autocorrelation).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per lag ``1..lags`` with columns ``lag``, ``acf``, ``pacf``,
-        ``lb_stat`` and ``lb_pvalue`` (Ljung-Box Q up to that lag and its
-        chi-square p-value), and ``ci_bound``, the approximate 95% white-noise
-        band ``1.96 / sqrt(n)`` for ``acf``/``pacf``.
-
-    Notes
-    -----
-    Residuals are deviance residuals for count families (as in the R code of
-    Lopez Bernal et al. 2017) and raw OLS residuals for ``gaussian``. The
-    Ljung-Box statistic uses ``lags`` degrees of freedom without correction for
-    the regression parameters. Small p-values indicate residual
-    autocorrelation: for count models consider more harmonics or an
-    autoregressive term; for ``gaussian`` the Newey-West errors already allow
-    for it up to ``maxlags``.
-
-    References
-    ----------
-    Ljung GM, Box GEP. On a measure of lack of fit in time series models.
-    Biometrika. 1978;65(2):297-303.
-
-    Examples
-    --------
-    >>> residual_autocorrelation(res, lags=6)  # doctest: +SKIP
-    """
-    if not isinstance(result, ITSResult):
-        raise InputError(f"result must be an ITSResult from fit_its, got {type(result).__name__}.")
-    fitted = result.fitted
-    resid = (
-        np.asarray(fitted.resid_deviance)
-        if result.family in _COUNT_FAMILIES
-        else np.asarray(fitted.resid)
-    )
-    n = resid.size
-    max_allowed = n // 2 - 1
-    if max_allowed < 1:
-        raise InputError(f"{n} residuals are too few for autocorrelation diagnostics.")
-    nlags = min(12, max_allowed) if lags is None else int(lags)
-    if nlags < 1:
-        raise InputError(f"lags must be >= 1, got {lags!r}.")
-    nlags = min(nlags, max_allowed)
-    acf_vals = _acf(resid, nlags=nlags, fft=False)
-    pacf_vals = _pacf(resid, nlags=nlags)
-    lb = acorr_ljungbox(resid, lags=list(range(1, nlags + 1)), return_df=True)
-    return pd.DataFrame(
-        {
-            "lag": np.arange(1, nlags + 1),
-            "acf": acf_vals[1:],
-            "pacf": pacf_vals[1:],
-            "lb_stat": lb["lb_stat"].to_numpy(),
-            "lb_pvalue": lb["lb_pvalue"].to_numpy(),
-            "ci_bound": _Z95 / math.sqrt(n),
-        }
-    )
-
-
 _DEFAULT_LABELS = {
     "x": "Time",
     "y": "Outcome",

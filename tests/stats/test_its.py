@@ -21,7 +21,6 @@ from research_lib.stats.its import (
     change_direction,
     fit_its,
     plot_its,
-    residual_autocorrelation,
 )
 
 SICILY = Path(__file__).resolve().parents[2].parent / "shared" / "external" / "sicily.csv"
@@ -342,26 +341,8 @@ def test_error_season_harmonics_mismatch() -> None:
 
 
 # --------------------------------------------------------------------------- #
-# Diagnostics and plot
+# Plot
 # --------------------------------------------------------------------------- #
-def test_residual_autocorrelation_frame(sicily: pd.DataFrame) -> None:
-    """Validates the diagnostics helper against statsmodels' acf and Ljung-Box
-    computed independently on the deviance residuals."""
-    from statsmodels.stats.diagnostic import acorr_ljungbox
-    from statsmodels.tsa.stattools import acf
-
-    res = _fit_sicily(sicily, season="month", harmonics=2)
-    out = residual_autocorrelation(res, lags=6)
-    assert list(out.columns) == ["lag", "acf", "pacf", "lb_stat", "lb_pvalue", "ci_bound"]
-    assert list(out["lag"]) == [1, 2, 3, 4, 5, 6]
-    resid = res.fitted.resid_deviance
-    np.testing.assert_allclose(out["acf"], acf(resid, nlags=6)[1:])
-    lb = acorr_ljungbox(resid, lags=[6], return_df=True)
-    assert out["lb_pvalue"].iloc[-1] == pytest.approx(lb["lb_pvalue"].iloc[0])
-    assert out["lb_pvalue"].between(0, 1).all()
-    assert len(residual_autocorrelation(res)) == 12
-
-
 def test_plot_its_returns_axes(sicily: pd.DataFrame) -> None:
     """Smoke test of the plot: observed, fitted, counterfactual, intervention line
     and caller-supplied (Bulgarian) labels."""
