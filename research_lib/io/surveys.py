@@ -610,9 +610,17 @@ def _check_weight(data: pd.DataFrame) -> tuple[pd.Series | None, pd.DataFrame]:
 def valid_schema(codebook: Codebook):  # noqa: ANN201 - pandera type is optional at import time
     """The contract of ``LoadResult.valid`` as a pandera schema.
 
-    Useful to check a table built elsewhere (a merge, a subset) still satisfies
-    what the analyses assume: canonical placement types and oblasts, ages in
-    range, one row per respondent, answers on their scale or missing codes.
+    This is the published contract of the survey loader: every table
+    :func:`load_responses` returns as ``valid`` satisfies it (the tests check
+    that on the demo and toy data). The loader does not run it itself, for
+    speed; it is for researchers, to check that a table built elsewhere (a
+    merge, a subset) still satisfies what the analyses assume: canonical
+    placement types and oblasts, ages in range, one row per respondent,
+    answers on their scale or missing codes.
+
+    Examples
+    --------
+    >>> valid_schema(codebook).validate(load_responses(path, codebook).valid)  # doctest: +SKIP
     """
     import pandera.pandas as pa
 

@@ -19,10 +19,16 @@ import pandas as pd
 from research_lib.errors import InputError
 from research_lib.io.codebook import Codebook
 from research_lib.io.oblasts import NATIONAL, load_oblasts, resolve_scope
-from research_lib.io.surveys import LoadResult, canonical_wave, load_responses, wave_order
+from research_lib.io.surveys import (
+    LoadResult,
+    canonical_wave,
+    latest_wave,
+    load_responses,
+    wave_order,
+)
 from research_lib.paths import is_demo_data
 from research_lib.stats.compare import compare_domains, compare_waves
-from research_lib.stats.descriptives import age_band, describe_scores
+from research_lib.stats.descriptives import age_band, describe_by_dimensions
 from research_lib.stats.psychometrics import item_statistics, reliability
 from research_lib.stats.scoring import scored_table
 
@@ -128,7 +134,7 @@ def prepare(
     waves = tuple(wave_order(scored["wave"].dropna().unique()))  # by time, not as text
     if not waves:
         raise InputError(f"{Path(responses).name}: no valid responses for oblast {oblast!r}.")
-    chosen = waves[-1] if wave == "latest" else (canonical_wave(wave) or str(wave))
+    chosen = latest_wave(waves) if wave == "latest" else (canonical_wave(wave) or str(wave))
     if chosen not in waves:
         raise InputError(
             f"wave {wave!r} is not in the data; waves present: {', '.join(waves)} (or 'latest')."
@@ -169,13 +175,8 @@ def analyse(
     rel = reliability(valid_now, book, n_boot=n_boot, seed=seed)
     items = item_statistics(valid_now, book)
     weight = "weight" if "weight" in current.columns and current["weight"].notna().any() else None
-    descriptives = pd.concat(
-        [describe_scores(current, domains, by=None, weight=weight, cluster=design)]
-        + [
-            describe_scores(current, domains, by=d, overall=False, weight=weight, cluster=design)
-            for d in DIMENSIONS
-        ],
-        ignore_index=True,
+    descriptives = describe_by_dimensions(
+        current, domains, DIMENSIONS, weight=weight, cluster=design
     )
     comparisons, why_not = _comparisons(
         current, domains, reference, covariates, cluster, correction, weight

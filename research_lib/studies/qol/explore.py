@@ -8,10 +8,12 @@ Examples
 >>> from research_lib.paths import DEMO_DIR, SURVEYS_DIR
 >>> data = load_survey(DEMO_DIR / "survey.csv", SURVEYS_DIR / "qol-child-v1.yaml")  # doctest: +SKIP
 >>> plot_domain(data, "participation", by="placement_type")  # doctest: +SKIP
+>>> domains_overview(data)  # every domain by placement type, age band and sex  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -21,9 +23,10 @@ from research_lib.io.oblasts import oblast_name
 from research_lib.io.vocab import PLACEMENT_TYPES
 from research_lib.render.labels import group_label, text
 from research_lib.render.reporting import PLACEMENT_COLOURS
+from research_lib.stats.descriptives import describe_by_dimensions, describe_scores
 from research_lib.studies.qol.analysis import QolData, prepare
 
-__all__ = ["load_survey", "plot_domain", "domain_summary", "BY_CHOICES"]
+__all__ = ["load_survey", "plot_domain", "domain_summary", "domains_overview", "BY_CHOICES"]
 
 #: What a domain can be drawn by.
 BY_CHOICES = ("placement_type", "age_band", "sex", "oblast", "wave")
@@ -46,10 +49,37 @@ def domain_summary(data: QolData, domain: str, by: str = "placement_type") -> pd
     Children of one service are alike, so the interval treats services as clusters
     (``cluster="service_id"``: design effect and number of services in the table).
     """
-    from research_lib.stats.descriptives import describe_scores
-
     cluster = "service_id" if "service_id" in data.scored.columns else None
     return describe_scores(data.scored, [domain], by=by, overall=True, cluster=cluster)
+
+
+def domains_overview(
+    data: QolData,
+    domains: Sequence[str] | None = None,
+    dimensions: Sequence[str] = ("placement_type", "age_band", "sex"),
+) -> pd.DataFrame:
+    """n, mean, SD and a 95% interval of every domain, overall and by each dimension, in one table.
+
+    The table of :func:`research_lib.stats.descriptives.describe_by_dimensions`
+    (all waves in scope; services as clusters, as in :func:`domain_summary`): the
+    overall rows first (``by == "all"``), then one block per dimension, each
+    described on its own (not crossed).
+
+    Parameters
+    ----------
+    data : QolData
+        From :func:`load_survey`.
+    domains : sequence of str, optional
+        Domain ids; default every domain of the codebook.
+    dimensions : sequence of str
+        Any of :data:`BY_CHOICES`.
+    """
+    unknown = [d for d in dimensions if d not in BY_CHOICES]
+    if unknown:
+        raise ValueError(f"dimensions must be among {', '.join(BY_CHOICES)}, got {unknown}")
+    outcomes = list(data.codebook.domain_ids if domains is None else domains)
+    cluster = "service_id" if "service_id" in data.scored.columns else None
+    return describe_by_dimensions(data.scored, outcomes, dimensions=dimensions, cluster=cluster)
 
 
 def plot_domain(
