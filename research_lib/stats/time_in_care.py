@@ -14,7 +14,10 @@ episode is ongoing). Only the columns a function needs are required.
   events: the Aalen-Johansen estimator, e.g. "the share reunified within 12
   months".
 * :func:`survival_curves` and :func:`plot_time_in_care` - tidy Kaplan-Meier
-  curves with pointwise confidence bands, and a step plot of them.
+  curves with pointwise confidence bands, and a step plot of them. For
+  researchers exploring episode records only: the curves show risk sets down to
+  one child and are not disclosure-checked, so no report publishes them (the
+  placement study publishes the medians of :func:`time_in_care`).
 
 The unit of analysis is the *episode* (a stay in one placement): a move from an
 institution to foster care ends the institutional episode with exit reason
