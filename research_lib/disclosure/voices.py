@@ -21,8 +21,8 @@ services and schools by abbreviation (ЦНСТ, ЦНСТДБУ, КСУ, ДДЛР
 (``Математическата гимназия``); personal names after a self-introduction or a
 kinship / role word; then, word by word (:func:`_name_tokens`), every capitalised
 Cyrillic word inside a sentence (a proper noun in Bulgarian) except ordinary words
-children capitalise, listed first names, diminutives and vocatives (:func:`first_names`,
-from ``data/reference/bg_first_names.csv``) and listed surnames in all their forms
+children capitalise, listed first names, diminutives and vocatives (:data:`COMMON_FIRST_NAMES`
+and ``data/reference/bg_first_names.csv``) and listed surnames in all their forms
 (``bg_surnames.csv``) anywhere, names in capitals (``ГЕОРГИ ИВАНОВ``), and listed
 names in lower case when they are not also ordinary words. :func:`select_quotes`
 also masks every respondent or service id of the file and any code shaped like one.
@@ -75,7 +75,6 @@ __all__ = [
     "COMMON_FIRST_NAMES",
     "COMMON_FIRST_NAMES_LATIN",
     "DEFAULT_SEED",
-    "first_names",
     "redact",
     "select_quotes",
 ]
@@ -676,16 +675,6 @@ def _names() -> _Names:
     first -= ambiguous  # the CSV's decision wins over COMMON_FIRST_NAMES
     lower.update(form.lower() for form in surnames if len(form) >= 5)
     return _Names(frozenset(first), frozenset(ambiguous), frozenset(surnames), frozenset(lower))
-
-
-def first_names() -> frozenset[str]:
-    """Every first name, diminutive and vocative form :func:`redact` removes on its own.
-
-    :data:`COMMON_FIRST_NAMES` plus ``data/reference/bg_first_names.csv`` (about
-    2,000 names with their vocatives), except names that are also ordinary words
-    (``Вяра``, ``Роза``), which are removed only inside a sentence or next to a name.
-    """
-    return _names().first
 
 
 _CAP_TOKEN = re.compile(r"[А-ЯЁЍA-Z][^\W\d_]*+(?:-[^\W\d_]++)*+")

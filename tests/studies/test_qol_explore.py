@@ -7,7 +7,12 @@ import pytest
 from research_lib.demo.survey import DEFAULT_SEED, write_demo_data
 from research_lib.io.surveys import latest_wave
 from research_lib.paths import SURVEYS_DIR
-from research_lib.studies.qol.explore import domain_summary, domains_overview, load_survey
+from research_lib.studies.qol.explore import (
+    domain_summary,
+    domains_overview,
+    load_survey,
+    plot_domain,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +47,21 @@ def test_domains_overview_checks_dimensions(data, qol_codebook):
     table = domains_overview(data, domains=[qol_codebook.domain_ids[0]], dimensions=["wave"])
     assert set(table["outcome"]) == {qol_codebook.domain_ids[0]}
     assert set(table["by"]) == {"all", "wave"}
+
+
+def test_plot_domain_colours_placement_types_as_the_reports(data, qol_codebook):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from research_lib.render.reporting import PLACEMENT_COLOURS, placement_palette
+
+    palette = placement_palette("en")
+    assert set(palette.values()) == set(PLACEMENT_COLOURS.values())
+    ax = plot_domain(data, qol_codebook.domain_ids[0], by="placement_type", language="en")
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels and set(labels) <= set(palette)
+    drawn = {to_hex(c.get_facecolor()[0]) for c in ax.collections if len(c.get_offsets())}
+    assert drawn <= {to_hex(c) for c in palette.values()}
+    plt.close(ax.figure)

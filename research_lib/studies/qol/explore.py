@@ -22,7 +22,7 @@ from research_lib.io.codebook import load_codebook
 from research_lib.io.oblasts import oblast_name
 from research_lib.io.vocab import PLACEMENT_TYPES
 from research_lib.render.labels import group_label, text
-from research_lib.render.reporting import PLACEMENT_COLOURS
+from research_lib.render.reporting import placement_palette
 from research_lib.stats.descriptives import describe_by_dimensions, describe_scores
 from research_lib.studies.qol.analysis import QolData, prepare
 
@@ -101,7 +101,7 @@ def plot_domain(
         order = [
             group_label(by, p, language) for p in PLACEMENT_TYPES if p in set(frame[by].astype(str))
         ]
-        palette = {group_label(by, p, language): c for p, c in PLACEMENT_COLOURS.items()}
+        palette = placement_palette(language)
     elif by == "oblast":
         order = frame.groupby("label")[domain].mean().sort_values().index.tolist()
         palette = None
