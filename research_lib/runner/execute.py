@@ -465,7 +465,8 @@ def _run_notebook(
     warm: dict[str, Any] = {}
     try:
         if kernel is not None:
-            warm["km"] = kernel.acquire()
+            kernel.acquire()
+            warm = kernel.engine_arguments()
         with _silenced("papermill"):  # "Kernel died while …": the run's one-line error says it
             papermill.execute_notebook(
                 str(plan.spec.notebook_path),

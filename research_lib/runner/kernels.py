@@ -10,7 +10,8 @@ ran before it in the same kernel.
 What a reset puts back (:data:`RESET_CODE`, run silently, not counted):
 
 * the namespace, the output cache and the execution counter
-  (``get_ipython().reset(new_session=True)``, the ``%reset -f`` of a new session);
+  (``get_ipython().reset(new_session=True)``, the ``%reset -f`` of a new session,
+  which also collects the garbage);
 * open figures (``plt.close("all")``), matplotlib's ``rcParams`` (and so the
   seaborn theme) as they were after ``import matplotlib.pyplot`` in a fresh
   kernel, NumPy's error and print options;
@@ -28,8 +29,10 @@ seed their random generators explicitly, so no random state is reset.
 
 Notes
 -----
-Papermill executes on a kernel it is given (``km=`` reaches
-:class:`nbclient.NotebookClient`, which then neither starts nor stops it);
+Papermill executes on the kept kernel through an engine of its registry
+(:data:`ENGINE_NAME`: papermill's nbclient engine, given the kernel manager and
+a client connected once, so that nbclient neither starts nor stops the kernel,
+nor connects and waits for it again at every report);
 executing notebooks in the worker process itself, as ploomber-engine does, was
 not chosen: a report would then be produced by another executor than a single
 run's (display formatting, inline figures), a crash in a notebook would take
@@ -54,6 +57,7 @@ __all__ = [
     "set_memory_limit",
     "kernel_arguments",
     "WarmKernel",
+    "ENGINE_NAME",
 ]
 
 #: The Jupyter kernel `make setup` registers for the project.
@@ -77,6 +81,9 @@ MIN_MEMORY_LIMIT_MB = 1024
 
 #: A warm kernel is replaced by a fresh one after this many runs.
 MAX_RUNS_PER_KERNEL = 40
+
+#: The papermill engine that executes on a warm kernel (``execute_notebook(engine_name=...)``).
+ENGINE_NAME = "di-warm-kernel"
 
 #: Seconds to wait for a kernel to start, or for a reset to finish.
 START_TIMEOUT_S = 60.0
@@ -104,8 +111,6 @@ fresh = {
 
 
 def reset():
-    import gc
-
     get_ipython().reset(new_session=True)
     plt.close("all")
     with warnings.catch_warnings():
@@ -130,7 +135,6 @@ def reset():
                 getattr(value, "cache_clear", None)
             ):
                 value.cache_clear()
-    gc.collect()
 """
 
 #: Run (silently) in a fresh kernel before its first report.
@@ -261,8 +265,8 @@ class WarmKernel:
     --------
     >>> kernel = WarmKernel(None, cwd=".")  # doctest: +SKIP
     >>> with kernel:  # doctest: +SKIP
-    ...     manager = kernel.acquire()
-    ...     papermill.execute_notebook(source, output, km=manager)
+    ...     kernel.acquire()
+    ...     papermill.execute_notebook(source, output, **kernel.engine_arguments())
     ...     kernel.release(ok=True)
     """
 
@@ -279,9 +283,9 @@ class WarmKernel:
         self.kernel_name = kernel_name
         self.max_runs = max_runs
         self.manager: Any = None
+        self.client: Any = None  # connected once per kernel, used by every run on it
         self.runs = 0  # reports run on the current kernel
         self.started = 0  # kernels started so far
-        self._clients: list[Any] = []
 
     # -- life cycle
 
@@ -291,7 +295,7 @@ class WarmKernel:
         Raises
         ------
         KernelNotReady
-            When no kernel could be started (or reset, then restarted).
+            When no kernel could be started.
         """
         from jupyter_core.utils import run_sync
 
@@ -308,9 +312,13 @@ class WarmKernel:
             self._start()
         return self.manager
 
+    def engine_arguments(self) -> dict[str, Any]:
+        """Arguments of ``papermill.execute_notebook`` that run on this (acquired) kernel."""
+        _register_engine()
+        return {"engine_name": ENGINE_NAME, "warm_kernel": self}
+
     def release(self, ok: bool) -> None:
-        """After a run: close its clients; a failed run's kernel is shut down (never reused)."""
-        self._close_clients()
+        """After a run; a failed run's kernel is shut down (never reused)."""
         self.runs += 1
         if not ok:
             self.shutdown()
@@ -319,12 +327,14 @@ class WarmKernel:
         """Stop the kernel at once (nothing is lost between runs); the next run starts a new one."""
         from jupyter_core.utils import run_sync
 
-        self._close_clients()
-        manager, self.manager, self.runs = self.manager, None, 0
-        if manager is None:
-            return
-        with contextlib.suppress(Exception):
-            run_sync(manager.shutdown_kernel)(now=True)
+        manager, client = self.manager, self.client
+        self.manager, self.client, self.runs = None, None, 0
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.stop_channels()
+        if manager is not None:
+            with contextlib.suppress(Exception):
+                run_sync(manager.shutdown_kernel)(now=True)
 
     def __enter__(self) -> WarmKernel:
         return self
@@ -335,19 +345,31 @@ class WarmKernel:
     # -- internals
 
     def _start(self) -> None:
+        from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        manager = _manager_class()(kernel_name=self.kernel_name)
+        manager = AsyncKernelManager(kernel_name=self.kernel_name)
         arguments = [
             *kernel_arguments(self.memory_limit_mb),
             "--HistoryManager.hist_file=:memory:",  # as nbclient starts kernels
         ]
+
+        async def connect() -> Any:
+            client = manager.client()
+            client.start_channels()
+            await client.wait_for_ready(timeout=START_TIMEOUT_S)
+            client.allow_stdin = False
+            return client
+
         try:
             run_sync(manager.start_kernel)(extra_arguments=arguments, cwd=self.cwd)
+            self.manager, self.runs = manager, 0
+            self.client = run_sync(connect)()
         except Exception as err:
+            self.shutdown()
+            with contextlib.suppress(Exception):
+                run_sync(manager.shutdown_kernel)(now=True)
             raise KernelNotReady(f"the kernel {self.kernel_name!r} did not start ({err})") from err
-        manager.di_clients = self._clients
-        self.manager, self.runs = manager, 0
         self.started += 1
         try:
             self._run_silently(PRELUDE_CODE)
@@ -360,53 +382,65 @@ class WarmKernel:
         from jupyter_core.utils import run_sync
 
         async def execute() -> dict[str, Any]:
-            client = self.manager.client()
-            client.start_channels()
-            try:
-                await client.wait_for_ready(timeout=START_TIMEOUT_S)
-                return await client.execute_interactive(
-                    code,
-                    silent=True,
-                    store_history=False,
-                    allow_stdin=False,
-                    timeout=START_TIMEOUT_S,
-                    output_hook=lambda message: None,
-                )
-            finally:
-                client.stop_channels()
+            return await self.client.execute_interactive(
+                code,
+                silent=True,
+                store_history=False,
+                allow_stdin=False,
+                timeout=START_TIMEOUT_S,
+                output_hook=lambda message: None,
+            )
 
         reply = run_sync(execute)()
         content = reply.get("content", {})
         if content.get("status") != "ok":
             raise KernelNotReady(f"{content.get('ename', 'error')}: {content.get('evalue', '')}")
 
-    def _close_clients(self) -> None:
-        for client in self._clients:
-            with contextlib.suppress(Exception):
-                client.stop_channels()
-        self._clients.clear()
+
+def _register_engine() -> None:
+    """Register :data:`ENGINE_NAME` with papermill (once): its nbclient engine on a warm kernel."""
+    global _ENGINE_REGISTERED
+    if _ENGINE_REGISTERED:
+        return
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    class WarmKernelEngine(NBClientEngine):
+        """papermill's nbclient engine, executing on the kept kernel with its connected client."""
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            kernel: WarmKernel = kwargs.pop("warm_kernel")
+            for name in ("input_path", "timeout", "startup_timeout", "extra_arguments"):
+                kwargs.pop(name, None)
+            client = PapermillNotebookClient(
+                nb_man,
+                km=kernel.manager,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+                **kwargs,
+            )
+            client.kc = kernel.client  # connected once: nbclient neither connects nor waits again
+            return client.execute()
+
+    papermill_engines.register(ENGINE_NAME, WarmKernelEngine)
+    _ENGINE_REGISTERED = True
 
 
-_MANAGER_CLASS: Any = None
-
-
-def _manager_class() -> Any:
-    """An ``AsyncKernelManager`` (nbclient's default) that remembers the clients made for a run.
-
-    nbclient leaves the client it made on a kernel it did not start connected;
-    :meth:`WarmKernel.release` closes them.
-    """
-    global _MANAGER_CLASS
-    if _MANAGER_CLASS is None:
-        from jupyter_client.manager import AsyncKernelManager
-
-        class KeptKernelManager(AsyncKernelManager):
-            def client(self, **kwargs: Any) -> Any:
-                client = super().client(**kwargs)
-                clients = getattr(self, "di_clients", None)
-                if clients is not None:
-                    clients.append(client)
-                return client
-
-        _MANAGER_CLASS = KeptKernelManager
-    return _MANAGER_CLASS
+_ENGINE_REGISTERED = False
