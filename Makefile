@@ -68,11 +68,10 @@ demo: demo-data  ## set up, generate demo data and run all studies, the briefs a
 	$(BIN)/python -m research_lib run qol
 	$(BIN)/python -m research_lib run placements
 	@echo "--- Bulgaria from published figures only (data/public: every figure with its source)"
-	$(BIN)/python -m research_lib run placements_public -p episodes= \
-		-p counts=data/public/national_counts.csv -p population=data/reference/child_population_nsi.csv
-	$(BIN)/python -m research_lib run brief_public -p qol_published= -p placements_published=reports/placements_public/all/published.csv
-	$(BIN)/python -m research_lib run placements_priemi_me -p episodes= -p counts=data/public/priemi_me_counts.csv -p population=data/reference/child_population_nsi.csv
-	$(BIN)/python -m research_lib run placements_dmsgd -p episodes= -p counts=data/public/dmsgd_counts.csv -p population=data/reference/child_population_nsi.csv
+	$(BIN)/python -m research_lib run placements_public
+	$(BIN)/python -m research_lib run brief_public
+	$(BIN)/python -m research_lib run placements_priemi_me
+	$(BIN)/python -m research_lib run placements_dmsgd
 	$(BIN)/python -m research_lib run brief
 	@echo "--- every study for the country and all 28 oblasts (unchanged runs are skipped)"
 	$(BIN)/python -m research_lib batch qol --over oblast

@@ -54,12 +54,19 @@ def _inspect(notebook: str, mtime_ns: int) -> tuple[tuple[str, Any], ...]:
 
 
 def notebook_parameters(study: str | Study) -> dict[str, Any]:
-    """The parameters a study notebook declares, with their default values."""
+    """The parameters a study notebook declares, with their defaults (the study's own first)."""
     spec = get_study(study)
     path = spec.notebook_path
     if not path.is_file():
         raise InputError(f"study {spec.name!r}: notebook not found: {public_path(path)}.")
-    return dict(_inspect(str(path), path.stat().st_mtime_ns))
+    declared = dict(_inspect(str(path), path.stat().st_mtime_ns))
+    unknown = sorted(set(spec.defaults) - set(declared))
+    if unknown:
+        raise InputError(
+            f"study {spec.name!r} sets default(s) for {', '.join(unknown)}, which its notebook "
+            f"{path.name} does not declare."
+        )
+    return {**declared, **spec.defaults}
 
 
 def _literal(source: str) -> Any:

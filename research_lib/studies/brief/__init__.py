@@ -18,6 +18,7 @@ Examples
 (0, True)
 """
 
+from research_lib.io.vocab import PLACEMENT_TYPES
 from research_lib.studies.brief.engine import (
     ACTORS,
     CATALOGUE_PATH,
@@ -42,8 +43,41 @@ from research_lib.studies.brief.grading import (
     Importance,
     grade,
 )
+from research_lib.studies.study import Study
+
+
+def _brief(name: str, title_key: str, rank: int, **defaults: str) -> Study:
+    """A brief: reads the studies' ``published.csv`` files named by its parameters."""
+    return Study(
+        name,
+        "policy_brief.ipynb",
+        title_key,
+        input_files=("codebook",),
+        optional_files=("qol_published", "placements_published"),
+        report="brief.html",
+        choices={"reference_group": PLACEMENT_TYPES},
+        dates=("reform_date",),
+        counts={"max_recommendations": (1, 50)},
+        defaults=defaults,
+        rank=rank,
+    )
+
+
+#: The briefs, declared once: the brief of the QoL and placement studies (the country
+#: and each oblast), and the brief of the published figures (placements_public).
+STUDIES: tuple[Study, ...] = (
+    _brief("brief", "brief.title", 40),
+    _brief(
+        "brief_public",
+        "brief.title_public",
+        70,
+        qol_published="",
+        placements_published="reports/placements_public/all/published.csv",
+    ),
+)
 
 __all__ = [
+    "STUDIES",
     "ACTORS",
     "CATALOGUE_PATH",
     "DESIGNS",
