@@ -97,7 +97,7 @@ browser:  ## headless Chromium for the report rendering tests (apt-get, where th
 test: studies browser  ## lint, then the tests: library, doctests and the notebooks (nbval)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q tests research_lib notebooks \
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests research_lib notebooks \
 		--nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 lint: setup  ## ruff check and format
