@@ -826,6 +826,7 @@ def _address_space_limit(pid: int) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.signals
 def test_ctrl_c_stops_a_batch_promptly_with_one_line(tmp_path):
     """Stopping takes about 2 s here (benchmarks, not this test, time it); 60 s is a hang."""
     import signal
@@ -861,6 +862,7 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
+@pytest.mark.signals
 def test_ctrl_c_stops_a_single_run_with_one_line_and_keeps_the_report(tmp_path):
     import signal
     import subprocess
@@ -905,6 +907,7 @@ def test_ctrl_c_stops_a_single_run_with_one_line_and_keeps_the_report(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.signals
 def test_killing_the_parent_stops_its_workers_and_kernels(tmp_path):
     import signal
 
