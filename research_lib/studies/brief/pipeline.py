@@ -32,6 +32,7 @@ from research_lib.io.oblasts import load_oblasts, oblast_name
 from research_lib.paths import is_demo_data, project_path
 from research_lib.render.labels import has_text, text
 from research_lib.render.reporting import BRIEF_CSS_RULES, format_estimate
+from research_lib.render.sources import mixed_sources_sentence
 from research_lib.studies.brief import Evaluation
 from research_lib.studies.brief.grading import (
     LEVELS,
@@ -162,26 +163,6 @@ def key_messages(
                 text("brief.not_included", language, study=text(f"brief.study_{study}", language))
             )
     return messages
-
-
-def mixed_sources_sentence(published: pd.DataFrame, language: str = "bg") -> str | None:
-    """The placement study's sentence on figures from several published sources, or ``None``.
-
-    The same sentence the study puts first among its findings on published
-    counts (``placements.finding_mixed_sources``), from its ``count_sources`` rows.
-    """
-    rows = published[
-        (published["table"] == "count_sources") & ~published["suppressed"].astype(bool)
-    ]
-    sources = rows.set_index("measure")["value"]
-    if not sources.get("sources", 0) > 1:
-        return None
-    return text(
-        "placements.finding_mixed_sources",
-        language,
-        sources=int(sources["sources"]),
-        disagreements=int(sources.get("disagreements", 0)),
-    )
 
 
 def from_published_counts(studies: Mapping[str, pd.DataFrame]) -> bool:

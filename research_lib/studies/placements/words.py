@@ -13,8 +13,9 @@ import pandas as pd
 
 from research_lib.io.oblasts import oblast_name
 from research_lib.paths import project_path
-from research_lib.render.labels import group_label, text
+from research_lib.render.labels import group_label, has_text, text
 from research_lib.render.reporting import format_number
+from research_lib.render.sources import mixed_sources_sentence
 from research_lib.stats.funnels import expected_false_flags, funnel_dispersion
 from research_lib.stats.indicators import FORMAL_CARE, RESIDENTIAL
 from research_lib.stats.its import change_direction
@@ -160,19 +161,9 @@ def _stock_findings(published: pd.DataFrame, language: str) -> list[str]:
                 last_date=finding_date(last["measure"], language),
             )
         )
-    sources = published[
-        (published["table"] == "count_sources") & ~published["suppressed"].astype(bool)
-    ].set_index("measure")["value"]
-    if sources.get("sources", 0) > 1:  # first: it qualifies every figure after it
-        out.insert(
-            0,
-            text(
-                "placements.finding_mixed_sources",
-                language,
-                sources=int(sources["sources"]),
-                disagreements=int(sources.get("disagreements", 0)),
-            ),
-        )
+    sentence = mixed_sources_sentence(published, language)
+    if sentence is not None:  # first: it qualifies every figure after it
+        out.insert(0, sentence)
     return out
 
 
@@ -181,6 +172,9 @@ def report_title(data: PlacementData, language: str = "bg") -> str:
     source = data.load.source
     public = project_path("data/public").resolve()
     if data.kind == "counts" and source is not None and public in Path(source).resolve().parents:
+        series = f"placements.title_{Path(source).stem.removesuffix('_counts')}"
+        if has_text(series):  # a series of its own (Приеми ме, ДМСГД): its own title
+            return text(series, language)
         dates = pd.to_datetime(data.scoped["reference_date"]).dropna()
         if len(dates):
             first, last = int(dates.dt.year.min()), int(dates.dt.year.max())
