@@ -111,10 +111,26 @@ def rate_table(published: pd.DataFrame, table: str, language: str = "bg") -> pd.
     rows = published[published["table"] == table]
     if rows.empty:
         return pd.DataFrame()
-    cells = rows.assign(cell=_estimate_cells(rows, language))
-    return _by_placement_type(
-        cells, language, index_name="placements.col_date", missing="placements.not_published"
+    rows = rows.sort_values("measure", kind="stable")  # ISO dates and years: in time order
+    cells = rows.assign(
+        cell=_estimate_cells(rows, language),
+        measure=[_date_label(m, language) for m in rows["measure"]],
     )
+    return _by_placement_type(
+        cells,
+        language,
+        sort=False,
+        index_name="placements.col_date",
+        missing="placements.not_published",
+    )
+
+
+def _date_label(measure: object, language: str) -> str:
+    """A row label: a day as 28.02.2023 (28 Feb 2023 in English); a year or month as it is."""
+    text_ = str(measure)
+    if len(text_) == 10 and text_[4] == "-" and text_[7] == "-":
+        return pd.Timestamp(text_).strftime("%d.%m.%Y" if language == "bg" else "%d %b %Y")
+    return text_
 
 
 def series_tables(published: pd.DataFrame, language: str = "bg") -> list[tuple[str, pd.DataFrame]]:
