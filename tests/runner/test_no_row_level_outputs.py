@@ -50,6 +50,14 @@ def test_row_level_notebooks_are_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_machine_path_in_committed_outputs(path):
+    """An absolute path differs per machine (nbval fails in CI) and names the user's folders."""
+    outputs = _outputs_text(path)
+    assert str(ROOT) not in outputs, f"{path.name}: an output shows the project's absolute path"
+    assert str(Path.home()) + "/" not in outputs, f"{path.name}: an output shows the home folder"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_respondent_or_service_id_in_committed_outputs(path):
     survey = ROOT / "data/demo/survey.csv"
     if not survey.exists():
