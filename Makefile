@@ -97,9 +97,8 @@ browser:  ## headless Chromium for the report rendering tests (apt-get, where th
 test: studies browser  ## lint, then the tests: library, doctests and the notebooks (nbval)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not signals" tests research_lib notebooks \
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests research_lib notebooks \
 		--nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg
-	$(BIN)/python -m pytest -q -m signals tests/runner
 
 lint: setup  ## ruff check and format
 	$(BIN)/ruff check --fix .

@@ -788,6 +788,18 @@ def _wait(condition, seconds: float = 90.0) -> bool:
     return False
 
 
+def _terminal_signals() -> None:
+    """In the driver, before exec: Ctrl-C acts as at a terminal.
+
+    A command started in the background by a non-interactive shell (``make test &``,
+    ``nohup``) inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt: the driver would not be stopped by the test's Ctrl-C.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_slow_batch(tmp_path):
     """A batch of a notebook that sleeps; returns the process once two kernels are running."""
     import subprocess
@@ -809,6 +821,7 @@ def _start_slow_batch(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, like a terminal's foreground job
+        preexec_fn=_terminal_signals,
     )
     kernels = lambda: sorted(tmp_path.glob("kernel-*.pid"))  # noqa: E731
     if not _wait(lambda: len(kernels()) == 2 or process.poll() is not None):
@@ -826,7 +839,6 @@ def _address_space_limit(pid: int) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.signals
 def test_ctrl_c_stops_a_batch_promptly_with_one_line(tmp_path):
     """Stopping takes about 2 s here (benchmarks, not this test, time it); 60 s is a hang."""
     import signal
@@ -862,7 +874,6 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-@pytest.mark.signals
 def test_ctrl_c_stops_a_single_run_with_one_line_and_keeps_the_report(tmp_path):
     import signal
     import subprocess
@@ -885,6 +896,7 @@ def test_ctrl_c_stops_a_single_run_with_one_line_and_keeps_the_report(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_terminal_signals,
     )
     pid_file = tmp_path / "kernel-all.pid"
     if not _wait(lambda: pid_file.is_file() or process.poll() is not None):
@@ -907,7 +919,6 @@ def test_ctrl_c_stops_a_single_run_with_one_line_and_keeps_the_report(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.signals
 def test_killing_the_parent_stops_its_workers_and_kernels(tmp_path):
     import signal
 
