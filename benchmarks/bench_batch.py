@@ -53,13 +53,13 @@ import matplotlib.pyplot as plt
 import research_lib
 from research_lib import load_codebook
 from research_lib.studies.qol import pipeline as qol
-from research_lib.disclosure.suppression.suppression import write_published
+from research_lib.disclosure.suppression import write_published
 from research_lib.render.labels import check_language, text
 from research_lib.paths import display_path, project_path
 from research_lib.render.reporting import (
     plot_differences, plot_group_means, published_table, set_theme, table_html,
 )
-from research_lib.disclosure.suppression.voices import select_quotes
+from research_lib.disclosure.voices import select_quotes
 import numpy, pandas, scipy.stats, seaborn, pingouin
 import statsmodels.api, statsmodels.formula.api
 """

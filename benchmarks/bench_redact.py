@@ -1,6 +1,6 @@
 """Benchmark: redaction of one very long answer, in adversarial shapes.
 
-Every pattern of :func:`research_lib.disclosure.suppression.voices.redact` must run in time linear in
+Every pattern of :func:`research_lib.disclosure.voices.redact` must run in time linear in
 the length of the answer. This script redacts one answer of each of ``--sizes``
 characters (default 100,000 and 1,000,000) in each shape below, ``--repeat``
 times, and prints the median seconds per shape (wall clock and the process's
@@ -23,7 +23,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from research_lib.disclosure.suppression.voices import redact
+from research_lib.disclosure.voices import redact
 
 
 def _fill(unit: str) -> Callable[[int], str]:

@@ -1,6 +1,6 @@
 """Rebuild ``bg_first_names.csv`` and ``bg_surnames.csv`` (run by hand, offline).
 
-The lists are used by :mod:`research_lib.disclosure.suppression.voices` to recognise names in children's
+The lists are used by :mod:`research_lib.disclosure.voices` to recognise names in children's
 answers. Sources (all MIT-licensed except the dictionary, which is only consulted):
 
 * ``hand``: common Bulgarian first names and diminutives compiled for this project
@@ -12,7 +12,7 @@ answers. Sources (all MIT-licensed except the dictionary, which is only consulte
   first names (many rare) and 150 surnames.
 
 ``ambiguous`` marks a first name that is also an ordinary Bulgarian word (``Вяра``,
-``Роза``, ``Надежда``): :func:`research_lib.disclosure.suppression.voices.redact` removes those only where
+``Роза``, ``Надежда``): :func:`research_lib.disclosure.voices.redact` removes those only where
 capitalisation or context shows a name (inside a sentence, next to another name, after
 ``казвам се`` or a kinship word), not at the start of a sentence. For the ``faker``
 names the flag is set when the lower-case form is a word of the Bulgarian spelling
