@@ -39,13 +39,14 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from research_lib.paths import PROJECT_ROOT, REFERENCE_DIR
+from research_lib.io.digests import code_hash, sha256_file, tree_hash
+from research_lib.paths import PROJECT_ROOT
 
 __all__ = [
     "PROVENANCE_FILE",
@@ -89,61 +90,6 @@ VERSIONED_PACKAGES = (
 LOCK_FILE = PROJECT_ROOT / "requirements.lock"
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
-
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # research_lib/
-_CODE_SUFFIXES = {".py", ".yaml", ".yml", ".csv", ".json", ".txt"}
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """The sha256 of a file's contents, as 64 hex digits."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _tree_files(folder: Path, suffixes: Collection[str] | None = _CODE_SUFFIXES) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and (suffixes is None or p.suffix in suffixes)
-        and "__pycache__" not in p.parts
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-
-
-def tree_hash(folder: str | Path, suffixes: Collection[str] | None = None) -> str:
-    """One sha256 over the files in ``folder`` (all of them, or those ending in ``suffixes``).
-
-    Each file contributes its relative path and its contents; hidden files and
-    ``__pycache__`` are left out. Used for an input that is a folder of files.
-    """
-    folder = Path(folder)
-    digest = hashlib.sha256()
-    for path in _tree_files(folder, suffixes):
-        digest.update(f"{path.relative_to(folder).as_posix()}\0".encode())
-        digest.update(sha256_file(path).encode())
-    return digest.hexdigest()
-
-
-def code_hash(folders: Sequence[Path] | None = None) -> str:
-    """One sha256 over the sources a notebook's results depend on.
-
-    By default the ``research_lib`` package (modules, labels, package data) and
-    ``data/reference`` (the oblast table and other reference files). Each file
-    contributes its path relative to its folder and its contents, so a renamed
-    or an added module also changes the hash.
-    """
-    folders = tuple(folders) if folders is not None else (_PACKAGE_DIR, REFERENCE_DIR)
-    digest = hashlib.sha256()
-    for folder in folders:
-        digest.update(f"{Path(folder).name}\0".encode())
-        digest.update(tree_hash(folder, _CODE_SUFFIXES).encode())
-    return digest.hexdigest()
 
 
 def _canonical(name: str) -> str:

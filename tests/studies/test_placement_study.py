@@ -138,3 +138,30 @@ def test_cohorts_and_rate_funnel_are_published(national):
     assert set(flags["value"].dropna()) <= {-1.0, 0.0, 1.0}
     assert len(flags[flags["measure"] == "outside_95"]) == 28
     assert ps.cohort_table(published, "en").index.name == "Year of entry"
+
+
+def test_cached_pattern_publishes_what_a_fresh_choice_publishes(
+    national, tmp_path, monkeypatch
+) -> None:
+    """Reference: the national report with the pattern chosen afresh in this test.
+
+    A second run reads the stored pattern (choosing it again would fail here) and
+    publishes the same table; an oblast run reads its part of the same file.
+    """
+    from research_lib.disclosure.pattern_cache import CACHE_ENV
+    from research_lib.studies.placements import figures
+
+    data, analysis, _ = national
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    fresh = ps.published_figures(analysis, data)  # chooses and stores
+    assert len(list(tmp_path.glob("placements-*.parquet"))) == 1
+    pd.testing.assert_frame_equal(fresh, national[2])  # the fixture's run (project cache)
+
+    def must_not_choose(*args, **kwargs):
+        raise AssertionError("the stored pattern should have been read")
+
+    monkeypatch.setattr(figures, "linked_year_counts", must_not_choose)
+    pd.testing.assert_frame_equal(ps.published_figures(analysis, data), fresh)
+    pd.testing.assert_frame_equal(ps.published_figures(analysis, data, min_cell=5), fresh)
+    with pytest.raises(AssertionError, match="stored pattern"):
+        ps.published_figures(analysis, data, min_cell=6)  # another key: chosen again

@@ -178,3 +178,27 @@ def test_item_and_floor_ceiling_figures_are_published(national, qol_codebook):
     assert len(floors) == len(qol_codebook.domain_ids) and floors["value"].between(0, 1).all()
     sentence, _ = qol.weak_items(published, qol_codebook, "en")
     assert "0.30" in sentence
+
+
+def test_cached_pattern_publishes_what_a_fresh_choice_publishes(
+    national, tmp_path, monkeypatch
+) -> None:
+    """Reference: the same report with the pattern chosen afresh (cache off)."""
+    from research_lib.disclosure.pattern_cache import CACHE_ENV
+    from research_lib.studies.qol import figures
+
+    data, analysis, _ = national
+    forbidden = data.load.valid["respondent_id"]
+    monkeypatch.setenv(CACHE_ENV, "off")
+    fresh = qol.published_figures(analysis, forbidden=forbidden)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    chosen = qol.published_figures(analysis, forbidden=forbidden)  # chooses and stores
+    assert len(list(tmp_path.glob("qol-*.parquet"))) == 1
+
+    def must_not_choose(*args, **kwargs):
+        raise AssertionError("the stored pattern should have been read")
+
+    monkeypatch.setattr(figures, "protect_linked", must_not_choose)
+    read = qol.published_figures(analysis, forbidden=forbidden)
+    pd.testing.assert_frame_equal(chosen, fresh)
+    pd.testing.assert_frame_equal(read, fresh)

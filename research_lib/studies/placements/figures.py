@@ -68,6 +68,7 @@ from research_lib.disclosure.figures import (
     published_rows,
 )
 from research_lib.disclosure.linked import protect_linked
+from research_lib.disclosure.pattern_cache import cached_pattern, pattern_key
 from research_lib.errors import InputError
 from research_lib.io.oblasts import NATIONAL, load_oblasts
 from research_lib.stats.count_series import source_summary, stock_measures, stock_totals
@@ -94,6 +95,7 @@ __all__ = [
     "by_year_with_total",
     "published_figures",
     "linked_year_counts",
+    "linked_pattern",
 ]
 
 
@@ -599,10 +601,33 @@ def published_figures(
     specs = (*counts, *YOUNG_FIGURES, *MODEL_FIGURES, *CHILD_FIGURES, *REGIONAL_FIGURES)
     if data.kind != "episodes":
         return published_rows(specs, analysis, min_cell)
-    cells = linked_year_counts(data)
-    cells["hidden"] = protect_linked(cells, min_cell).to_numpy()
-    pattern = cells[cells["scope"] == data.scope].loc[:, ["table", "group", "measure", "hidden"]]
+    linked = linked_pattern(data, min_cell)
+    pattern = linked[linked["scope"] == data.scope].drop(columns="scope")
     return published_rows(specs, analysis, min_cell, pattern=pattern)
+
+
+def linked_pattern(data: PlacementData, min_cell: int = 5) -> pd.DataFrame:
+    """The batch-wide pattern of hidden cells (every scope), chosen once per data set.
+
+    :func:`linked_year_counts` protected as one linked table, kept by
+    :func:`research_lib.disclosure.pattern_cache.cached_pattern` under a key of
+    the episodes, the population table, the date of the data, ``min_cell`` and
+    the library's code: the batch's first report chooses it, the others read it.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``scope, table, group, measure, hidden`` (no counts).
+    """
+
+    def choose() -> pd.DataFrame:
+        cells = linked_year_counts(data)
+        cells["hidden"] = protect_linked(cells, min_cell).to_numpy()
+        return cells.loc[:, ["scope", "table", "group", "measure", "hidden"]]
+
+    population = data.population if data.population is not None else "no population"
+    key = pattern_key(data.load.valid, population, str(data.as_of), int(min_cell))
+    return cached_pattern("placements", key, choose)
 
 
 #: The yearly counts of every scope in the linked table: ``reentries_by_year`` even when all zero.

@@ -37,6 +37,7 @@ import pandas as pd
 
 from research_lib.disclosure.figures import FigureSpec, Fixed, linked_tables, published_rows
 from research_lib.disclosure.linked import protect_linked
+from research_lib.disclosure.pattern_cache import cached_pattern, pattern_key
 from research_lib.disclosure.suppression import to_published
 from research_lib.studies.qol.analysis import DIMENSIONS, QolAnalysis
 
@@ -243,7 +244,13 @@ def report_pattern(analysis: QolAnalysis, min_cell: int = 5) -> pd.DataFrame:
         Columns ``table, group, measure, hidden``.
     """
     linked = analysis.linked
-    hidden = protect_linked(linked, min_cell, parent=linked["parent"].to_numpy())
+
+    def choose() -> pd.DataFrame:
+        hidden = protect_linked(linked, min_cell, parent=linked["parent"].to_numpy())
+        return pd.DataFrame({"hidden": hidden.to_numpy(dtype=bool)})
+
+    # chosen by the batch's first report, read by the others (the counts are the key)
+    hidden = cached_pattern("qol", pattern_key(linked, int(min_cell)), choose)["hidden"]
     mine = linked.assign(hidden=hidden.to_numpy())
     mine = mine[mine["scope"] == analysis.scope]
     now = mine[mine["study"] == "qol"].loc[:, ["table", "group", "measure", "hidden"]]
